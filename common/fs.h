@@ -1,0 +1,38 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+
+namespace tarmac::fs {
+
+// The whole content of `path`.
+Result<std::string> read_file(const std::string& path);
+
+// Writes `content` to `path` (truncating), without a temporary file: for control files
+// such as cgroup knobs and /proc/<pid>/uid_map that must be written with one write(2).
+Status write_file(const std::string& path, std::string_view content);
+
+// Replaces `path` with `content` atomically: a reader sees the old or the new file, never
+// half of one, even across a crash.
+Status write_file_atomic(const std::string& path, std::string_view content, mode_t mode = 0644);
+
+// mkdir -p with `mode` for the directories it creates.
+Status make_dirs(const std::string& path, mode_t mode = 0755);
+
+// rm -rf that stays on one filesystem and never follows symlinks.
+Status remove_all(const std::string& path);
+
+bool exists(const std::string& path);
+
+// Names in `dir` (no "." or ".."), sorted.
+Result<std::vector<std::string>> list_dir(const std::string& dir);
+
+// A fresh directory under $TMPDIR (or /tmp) named prefix-XXXXXX.
+Result<std::string> make_temp_dir(std::string_view prefix);
+
+}  // namespace tarmac::fs

@@ -1,0 +1,45 @@
+#include "common/fs.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+namespace tarmac::fs {
+namespace {
+
+// write_file_atomic replaces content and read_file returns it unchanged.
+TEST(Fs, AtomicWriteRoundTrip) {
+  auto dir = make_temp_dir("fs-test");
+  ASSERT_TRUE(dir.ok()) << dir.error().what();
+  std::string path = *dir + "/f";
+  ASSERT_TRUE(write_file_atomic(path, "one").ok());
+  ASSERT_TRUE(write_file_atomic(path, "two").ok());
+  EXPECT_EQ(*read_file(path), "two");
+  ASSERT_TRUE(remove_all(*dir).ok());
+  EXPECT_FALSE(exists(*dir));
+}
+
+// remove_all deletes the link, never what a symlink points to.
+TEST(Fs, RemoveAllDoesNotFollowSymlinks) {
+  auto dir = make_temp_dir("fs-test");
+  auto keep = make_temp_dir("fs-keep");
+  ASSERT_TRUE(dir.ok() && keep.ok());
+  ASSERT_TRUE(write_file(*keep + "/precious", "x").ok());
+  ASSERT_TRUE(make_dirs(*dir + "/a/b").ok());
+  ASSERT_EQ(::symlink(keep->c_str(), (*dir + "/a/b/link").c_str()), 0);
+  ASSERT_TRUE(remove_all(*dir).ok());
+  EXPECT_TRUE(exists(*keep + "/precious"));
+  ASSERT_TRUE(remove_all(*keep).ok());
+}
+
+// Errors name the path and carry the errno.
+TEST(Fs, ErrorsNameThePath) {
+  auto r = read_file("/nonexistent/tarmac/file");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message().find("/nonexistent/tarmac/file"), std::string::npos);
+  EXPECT_EQ(r.error().errnum(), ENOENT);
+}
+
+}  // namespace
+}  // namespace tarmac::fs

@@ -1,0 +1,33 @@
+#pragma once
+
+#include <linux/filter.h>
+
+#include <vector>
+
+#include "common/result.h"
+
+namespace tarmac::runtime {
+
+// A compiled seccomp-BPF program, built in the parent (libseccomp allocates) and loaded in
+// the child between fork and exec, where only async-signal-safe calls are allowed.
+class SeccompProgram {
+ public:
+  SeccompProgram() = default;
+  explicit SeccompProgram(std::vector<sock_filter> filter) : filter_(std::move(filter)) {}
+
+  bool empty() const { return filter_.empty(); }
+  // Loads the program into the calling thread (with SECCOMP_FILTER_FLAG_TSYNC off). Needs
+  // no_new_privs or CAP_SYS_ADMIN. Async-signal-safe. Returns 0 or an errno.
+  int load() const;
+
+ private:
+  std::vector<sock_filter> filter_;
+};
+
+// The default allowlist, after bpm's and Garden's: everything a normal program needs;
+// errno EPERM for the rest (mount, unshare, setns, keyctl, add_key, request_key, ptrace,
+// kexec_load, bpf, perf_event_open, init_module, ...); clone allowed only without
+// namespace flags; clone3 answered with ENOSYS so libcs fall back to clone.
+Result<SeccompProgram> build_default_seccomp();
+
+}  // namespace tarmac::runtime
