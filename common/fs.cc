@@ -49,13 +49,14 @@ Status write_file(const std::string& path, std::string_view content) {
   return write_all(fd.get(), content, path);
 }
 
-Status write_file_atomic(const std::string& path, std::string_view content, mode_t mode) {
+Status write_file_atomic(const std::string& path, std::string_view content, mode_t mode,
+                         bool durable) {
   std::string tmp = path + ".tmp." + std::to_string(::getpid());
   {
     UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
     if (!fd) return sys_error("open " + tmp);
     if (auto s = write_all(fd.get(), content, tmp); !s) return s;
-    if (::fsync(fd.get()) != 0) return sys_error("fsync " + tmp);
+    if (durable && ::fsync(fd.get()) != 0) return sys_error("fsync " + tmp);
   }
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     int e = errno;

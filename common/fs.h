@@ -18,8 +18,10 @@ Result<std::string> read_file(const std::string& path);
 Status write_file(const std::string& path, std::string_view content);
 
 // Replaces `path` with `content` atomically: a reader sees the old or the new file, never
-// half of one, even across a crash.
-Status write_file_atomic(const std::string& path, std::string_view content, mode_t mode = 0644);
+// half of one. `durable` adds an fsync so that holds across a power loss too; without it,
+// it holds across the writer's crash (the page cache survives a process).
+Status write_file_atomic(const std::string& path, std::string_view content, mode_t mode = 0644,
+                         bool durable = true);
 
 // mkdir -p with `mode` for the directories it creates.
 Status make_dirs(const std::string& path, mode_t mode = 0755);

@@ -1,0 +1,180 @@
+// Isolation, proved from inside real containers.
+#include <sys/stat.h>
+#include <sys/resource.h>
+
+#include "common/fs.h"
+#include "tests/runtime_fixture.h"
+#include "worker/runtime/busybox_rootfs.h"
+
+namespace tarmac::testing {
+namespace {
+
+using runtime::Mount;
+
+// A container's main process runs and its exit code comes back.
+TEST_F(RuntimeTest, ExitCodePassesThrough) {
+  EXPECT_TRUE(run(spec({"/bin/true"})).status.success());
+  auto ran = run(spec({"sh", "-c", "echo hello; echo oops >&2; exit 3"}));
+  EXPECT_EQ(ran.status.exit_code, 3);
+  EXPECT_EQ(ran.status.signal, 0);
+  EXPECT_EQ(ran.out, "hello\n");
+  EXPECT_EQ(ran.err, "oops\n");
+}
+
+// stdin reaches the process through the pipe.
+TEST_F(RuntimeTest, StdinRoundTrip) {
+  auto ran = run(spec({"cat"}), "through the pipe\n");
+  EXPECT_TRUE(ran.status.success());
+  EXPECT_EQ(ran.out, "through the pipe\n");
+}
+
+// The container sees only its own processes: init as pid 1 and itself.
+TEST_F(RuntimeTest, SeesOnlyItsOwnPids) {
+  auto ran = run(spec({"sh", "-c", "ls /proc | grep -E '^[0-9]+$' | sort -n | tr '\\n' ' '"}));
+  EXPECT_TRUE(ran.status.success()) << ran.err;
+  // pid 1 is init, 2 the shell, and the rest its pipeline.
+  EXPECT_EQ(ran.out.rfind("1 2 ", 0), 0u) << ran.out;
+  auto comm = run(spec({"cat", "/proc/1/comm"}));
+  EXPECT_EQ(comm.out, "tarmac-init\n");
+}
+
+// The container has its own hostname.
+TEST_F(RuntimeTest, OwnHostname) {
+  auto s = spec({"hostname"});
+  s.hostname = "box-under-test";
+  EXPECT_EQ(run(s).out, "box-under-test\n");
+}
+
+// By default the process has no capability at all, in any set.
+TEST_F(RuntimeTest, NoCapabilitiesByDefault) {
+  auto ran = run(spec({"grep", "^Cap", "/proc/self/status"}));
+  EXPECT_EQ(ran.out,
+            "CapInh:\t0000000000000000\nCapPrm:\t0000000000000000\n"
+            "CapEff:\t0000000000000000\nCapBnd:\t0000000000000000\n"
+            "CapAmb:\t0000000000000000\n");
+}
+
+// A capability asked for is all the process gets, and it works as a non-root user.
+TEST_F(RuntimeTest, AskedCapabilityOnly) {
+  auto s = spec({"grep", "^CapEff", "/proc/self/status"});
+  s.capabilities = {"NET_BIND_SERVICE"};
+  s.process.uid = 1000;
+  s.process.gid = 1000;
+  EXPECT_EQ(run(s).out, "CapEff:\t0000000000000400\n");
+}
+
+// The seccomp filter refuses unshare and mount even to root in the container.
+TEST_F(RuntimeTest, SeccompRefusesNamespaceAndMount) {
+  auto s = spec({"sh", "-c",
+                 "unshare -m true 2>/dev/null && echo unshare-allowed;"
+                 "mount -t tmpfs none /tmp 2>/dev/null && echo mount-allowed; echo checked"});
+  auto ran = run(s);
+  EXPECT_EQ(ran.out, "checked\n");
+}
+
+// Writes land only in the writable volume: the rootfs and read-only binds refuse them.
+TEST_F(RuntimeTest, CannotWriteOutsideWritableVolumes) {
+  TempDir rw("tarmac-rw"), ro("tarmac-ro");
+  auto s = spec({"sh", "-c",
+                 "echo x > /root/f 2>/dev/null && echo rootfs-writable;"
+                 "echo x > /ro/f 2>/dev/null && echo ro-writable;"
+                 "echo kept > /rw/f && echo rw-ok"});
+  s.rootfs_readonly = true;
+  s.mounts.push_back(Mount{Mount::Type::kBind, rw.path(), "/rw", false, true});
+  s.mounts.push_back(Mount{Mount::Type::kBind, ro.path(), "/ro", true, true});
+  auto ran = run(s);
+  EXPECT_EQ(ran.out, "rw-ok\n") << ran.err;
+  EXPECT_EQ(*fs::read_file(rw.path() + "/f"), "kept\n");
+  EXPECT_FALSE(fs::exists(ro.path() + "/f"));
+}
+
+// A noexec volume cannot run programs.
+TEST_F(RuntimeTest, NoexecVolumeRefusesExec) {
+  TempDir vol("tarmac-noexec");
+  ASSERT_EQ(run_host("cp /bin/busybox " + vol.path() + "/bb"), 0);
+  auto s = spec({"sh", "-c", "/vol/bb true && echo ran || echo refused"});
+  Mount m{Mount::Type::kBind, vol.path(), "/vol"};
+  m.noexec = true;
+  s.mounts.push_back(m);
+  EXPECT_EQ(run(s).out, "refused\n");
+}
+
+// Masked /proc paths read as empty; read-only /proc paths refuse writes.
+TEST_F(RuntimeTest, MaskedAndReadonlyProcPaths) {
+  auto ran = run(spec({"sh", "-c",
+                       "wc -c < /proc/kcore; echo 1 > /proc/sys/kernel/domainname 2>/dev/null "
+                       "&& echo sys-writable; echo done"}));
+  EXPECT_EQ(ran.out, "0\ndone\n") << ran.err;
+}
+
+// A symlink in the image cannot aim a mount at the host: "/escape -> /etc" means the
+// rootfs's /etc, never the host's.
+TEST_F(RuntimeTest, MountDestinationSymlinkStaysInRootfs) {
+  TempDir rootfs("tarmac-evil-rootfs"), vol("tarmac-vol");
+  ASSERT_TRUE(runtime::make_busybox_rootfs(rootfs.path()).ok());
+  ASSERT_EQ(::symlink("/etc", (rootfs.path() + "/escape").c_str()), 0);
+  std::string marker = "tarmac-marker-" + std::to_string(::getpid());
+  ASSERT_TRUE(fs::write_file(vol.path() + "/" + marker, "in volume").ok());
+  auto s = spec({"cat", "/etc/" + marker});
+  s.rootfs = rootfs.path();
+  s.mounts.push_back(Mount{Mount::Type::kBind, vol.path(), "/escape"});
+  auto ran = run(s);
+  EXPECT_EQ(ran.out, "in volume") << ran.err;
+  EXPECT_FALSE(fs::exists("/etc/" + marker));
+  EXPECT_TRUE(fs::exists(rootfs.path() + "/etc/passwd"));
+}
+
+// The memory limit ends in an OOM kill that is reported as such.
+TEST_F(RuntimeTest, MemoryLimitOomKillReported) {
+  auto s = spec({"tail", "/dev/zero"});  // buffers an endless line
+  s.limits.memory_bytes = 32 << 20;
+  auto ran = run(s);
+  EXPECT_EQ(ran.status.signal, SIGKILL);
+  EXPECT_TRUE(ran.status.oom_killed) << ran.status.describe();
+}
+
+// The pids limit stops a fork bomb.
+TEST_F(RuntimeTest, PidsLimitStopsForkBomb) {
+  auto s = spec({"sh", "-c",
+                 "i=0; while [ $i -lt 64 ]; do (sleep 30 &) 2>/dev/null; i=$((i+1)); done;"
+                 "ls /proc | grep -cE '^[0-9]+$'"});
+  s.limits.pids_max = 16;
+  auto ran = run(s);
+  ASSERT_FALSE(ran.out.empty()) << ran.err;
+  EXPECT_LE(std::stoi(ran.out), 16);
+}
+
+// The open_files rlimit holds inside.
+TEST_F(RuntimeTest, OpenFilesLimit) {
+  auto s = spec({"sh", "-c", "ulimit -n"});
+  s.rlimits.push_back({RLIMIT_NOFILE, 64, 64});
+  EXPECT_EQ(run(s).out, "64\n");
+}
+
+// An isolated network namespace has loopback up and nothing else.
+TEST_F(RuntimeTest, IsolatedNetworkHasOnlyLoopback) {
+  auto s = spec({"sh", "-c", "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '"});
+  s.namespaces.network = true;
+  EXPECT_EQ(run(s).out, "lo\n");
+}
+
+// In a user namespace container root is an unprivileged host uid.
+TEST_F(RuntimeTest, UserNamespaceMapsRoot) {
+  TempDir rootfs("tarmac-userns-rootfs"), vol("tarmac-userns-vol");
+  ASSERT_TRUE(runtime::make_busybox_rootfs(rootfs.path()).ok());
+  ASSERT_EQ(run_host("chown -R 100000:100000 " + rootfs.path() + " " + vol.path()), 0);
+  auto s = spec({"sh", "-c", "id -u; touch /vol/made"});
+  s.rootfs = rootfs.path();
+  s.namespaces.user = true;
+  s.uid_map = {{0, 100000, 65536}};
+  s.gid_map = {{0, 100000, 65536}};
+  s.mounts.push_back(Mount{Mount::Type::kBind, vol.path(), "/vol"});
+  auto ran = run(s);
+  EXPECT_EQ(ran.out, "0\n") << ran.err;
+  struct stat st;
+  ASSERT_EQ(::stat((vol.path() + "/made").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 100000u);
+}
+
+}  // namespace
+}  // namespace tarmac::testing

@@ -1,0 +1,159 @@
+// Lifecycle of real containers: stop, crash, restart of the caller, destroy, bad specs.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <thread>
+
+#include "common/fs.h"
+#include "tests/runtime_fixture.h"
+#include "worker/runtime/proc.h"
+
+namespace tarmac::testing {
+namespace {
+
+bool cgroup_exists(const std::string& parent, const std::string& id) {
+  return fs::exists("/sys/fs/cgroup/memory/" + parent + "/" + id) ||
+         fs::exists("/sys/fs/cgroup/pids/" + parent + "/" + id) ||
+         fs::exists("/sys/fs/cgroup/" + parent + "/" + id);
+}
+
+// stop() of a process that ignores SIGTERM ends it with SIGKILL after the grace period.
+TEST_F(RuntimeTest, StopEscalatesToKill) {
+  auto s = spec({"sh", "-c", "trap '' TERM; echo ready; while :; do sleep 1; done"});
+  runtime::StdioConfig io;
+  io.mode = runtime::StdioConfig::Mode::kPipes;
+  auto made = runtime_->create(s, io);
+  ASSERT_TRUE(made.ok()) << made.error().what();
+  char buf[6];
+  ASSERT_EQ(::read(made->stdio.stdout_fd.get(), buf, 6), 6);  // the trap is set
+  auto st = made->container->stop(std::chrono::milliseconds(300));
+  ASSERT_TRUE(st.ok()) << st.error().what();
+  EXPECT_EQ(st->signal, SIGKILL);
+  ASSERT_TRUE(made->container->destroy().ok());
+}
+
+// stop() of a well-behaved process ends it with the stop signal.
+TEST_F(RuntimeTest, StopWithSignal) {
+  auto made = runtime_->create(spec({"sleep", "1000"}), {});
+  ASSERT_TRUE(made.ok()) << made.error().what();
+  auto st = made->container->stop(std::chrono::seconds(10));
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->signal, SIGTERM);
+  ASSERT_TRUE(made->container->destroy().ok());
+}
+
+// A crashed main process leaves nothing once destroyed: no process, cgroup, mount or state.
+TEST_F(RuntimeTest, CrashLeavesNothingBehind) {
+  auto made = runtime_->create(spec({"sh", "-c", "sleep 1000 & kill -SEGV $$"}), {});
+  ASSERT_TRUE(made.ok()) << made.error().what();
+  pid_t init = made->container->init_pid();
+  auto st = made->container->wait();
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->signal, SIGSEGV);
+  ASSERT_TRUE(made->container->destroy().ok());
+  EXPECT_NE(::kill(init, 0), 0);
+  EXPECT_FALSE(fs::exists(run_dir_.path() + "/" + id()));
+  EXPECT_FALSE(cgroup_exists(test_runtime_options("").cgroup_parent, id()));
+  EXPECT_TRUE(mounts_under(shared_busybox_rootfs()).empty());
+}
+
+// A caller killed with -9 after creating a container: a new caller finds it running, stops
+// it and gets its exit status.
+TEST_F(RuntimeTest, RestartedCallerFindsItsContainers) {
+  pid_t creator = ::fork();
+  ASSERT_GE(creator, 0);
+  if (creator == 0) {
+    auto rt = runtime::make_runtime(test_runtime_options(run_dir_.path()));
+    if (!rt) ::_exit(2);
+    auto made = (*rt)->create(spec({"sleep", "1000"}), {});
+    if (!made) ::_exit(3);
+    ::kill(::getpid(), SIGKILL);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(creator, &status, 0), creator);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "creator exited " << WEXITSTATUS(status);
+
+  auto again = runtime::make_runtime(test_runtime_options(run_dir_.path()));
+  ASSERT_TRUE(again.ok());
+  auto ids = (*again)->list();
+  ASSERT_TRUE(ids.ok());
+  ASSERT_EQ(*ids, std::vector<std::string>{id()});
+  auto found = (*again)->find(id());
+  ASSERT_TRUE(found.ok()) << found.error().what();
+  auto polled = (*found)->poll();
+  ASSERT_TRUE(polled.ok());
+  EXPECT_FALSE(polled->has_value()) << "still running";
+  ASSERT_TRUE((*found)->signal(SIGTERM).ok());
+  auto st = (*found)->wait();
+  ASSERT_TRUE(st.ok()) << st.error().what();
+  EXPECT_EQ(st->signal, SIGTERM);
+  ASSERT_TRUE((*found)->destroy().ok());
+}
+
+// An executable that does not exist is an error naming it and its errno; nothing remains.
+TEST_F(RuntimeTest, MissingExecutableIsAnErrorAndLeavesNothing) {
+  auto made = runtime_->create(spec({"/no/such/program"}), {});
+  ASSERT_FALSE(made.ok());
+  EXPECT_NE(made.error().message().find("exec /no/such/program"), std::string::npos)
+      << made.error().what();
+  EXPECT_EQ(made.error().errnum(), ENOENT);
+  EXPECT_FALSE(fs::exists(run_dir_.path() + "/" + id()));
+  EXPECT_FALSE(cgroup_exists(test_runtime_options("").cgroup_parent, id()));
+}
+
+// Bad specs are refused with the field named.
+TEST_F(RuntimeTest, BadSpecsNameTheField) {
+  auto s = spec({"true"});
+  s.rootfs = "/no/such/rootfs";
+  auto made = runtime_->create(s, {});
+  ASSERT_FALSE(made.ok());
+  EXPECT_NE(made.error().message().find("rootfs"), std::string::npos) << made.error().what();
+
+  s = spec({"true"});
+  s.id = "../escape";
+  made = runtime_->create(s, {});
+  ASSERT_FALSE(made.ok());
+  EXPECT_NE(made.error().message().find("container id"), std::string::npos);
+
+  s = spec({"true"});
+  s.mounts.push_back({runtime::Mount::Type::kBind, "/tmp", "relative/path"});
+  made = runtime_->create(s, {});
+  ASSERT_FALSE(made.ok());
+  EXPECT_NE(made.error().message().find("mounts[0].destination"), std::string::npos);
+
+  s = spec({"true"});
+  s.capabilities = {"NOT_A_CAP"};
+  made = runtime_->create(s, {});
+  ASSERT_FALSE(made.ok());
+  EXPECT_NE(made.error().message().find("NOT_A_CAP"), std::string::npos);
+}
+
+// Creating an id that exists is refused and the running container is untouched.
+TEST_F(RuntimeTest, DuplicateIdRefused) {
+  auto first = runtime_->create(spec({"sleep", "1000"}), {});
+  ASSERT_TRUE(first.ok());
+  auto second = runtime_->create(spec({"true"}), {});
+  ASSERT_FALSE(second.ok());
+  EXPECT_NE(second.error().message().find("already exists"), std::string::npos);
+  auto polled = first->container->poll();
+  ASSERT_TRUE(polled.ok());
+  EXPECT_FALSE(polled->has_value());
+}
+
+// A pty gives the process a terminal.
+TEST_F(RuntimeTest, PtyIsATerminal) {
+  runtime::StdioConfig io;
+  io.mode = runtime::StdioConfig::Mode::kPty;
+  auto made = runtime_->create(spec({"sh", "-c", "test -t 0 && test -t 1 && echo tty"}), io);
+  ASSERT_TRUE(made.ok()) << made.error().what();
+  auto st = made->container->wait();
+  ASSERT_TRUE(st.ok());
+  EXPECT_TRUE(st->success());
+  char buf[64] = {};
+  ssize_t n = ::read(made->stdio.pty_master.get(), buf, sizeof buf - 1);
+  EXPECT_GT(n, 0);
+  EXPECT_NE(std::string(buf).find("tty"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace tarmac::testing

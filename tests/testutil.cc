@@ -1,0 +1,94 @@
+#include "tests/testutil.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+
+#include "common/fs.h"
+#include "worker/runtime/busybox_rootfs.h"
+
+namespace tarmac::testing {
+
+bool is_root() { return ::geteuid() == 0; }
+
+TempDir::TempDir(const std::string& prefix) {
+  auto dir = fs::make_temp_dir(prefix);
+  path_ = dir ? *dir : std::string();
+}
+
+TempDir::~TempDir() {
+  if (!path_.empty()) (void)fs::remove_all(path_);
+}
+
+const std::string& shared_busybox_rootfs() {
+  static TempDir* dir = nullptr;
+  static std::once_flag once;
+  std::call_once(once, [] {
+    dir = new TempDir("tarmac-rootfs");
+    auto s = runtime::make_busybox_rootfs(dir->path());
+    if (!s) std::fprintf(stderr, "busybox rootfs: %s\n", s.error().what().c_str());
+    // Removed at exit so no temp dir outlives the suite.
+    std::atexit([] { delete dir; });
+  });
+  return dir->path();
+}
+
+std::string read_all(int fd) {
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+std::string bin_dir() { return TARMAC_BIN_DIR; }
+
+runtime::RuntimeOptions test_runtime_options(const std::string& run_dir) {
+  runtime::RuntimeOptions o;
+  o.run_dir = run_dir;
+  o.cgroup_parent = "tarmac-test-" + std::to_string(::getpid());
+  o.init_path = bin_dir() + "/tarmac-init";
+  return o;
+}
+
+std::vector<std::string> mounts_under(const std::string& prefix) {
+  std::ifstream in("/proc/self/mountinfo");
+  std::vector<std::string> found;
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string id, parent, dev, root, point;
+    fields >> id >> parent >> dev >> root >> point;
+    if (point.rfind(prefix, 0) == 0) found.push_back(point);
+  }
+  return found;
+}
+
+void remove_cgroup_parent(const std::string& name) {
+  auto hierarchies = fs::list_dir("/sys/fs/cgroup");
+  if (!hierarchies) return;
+  ::rmdir(("/sys/fs/cgroup/" + name).c_str());
+  for (const std::string& h : *hierarchies) ::rmdir(("/sys/fs/cgroup/" + h + "/" + name).c_str());
+}
+
+int run_host(const std::string& command, std::string* out) {
+  FILE* p = ::popen(command.c_str(), "r");
+  if (!p) return -1;
+  std::string text;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) text.append(buf, n);
+  int rc = ::pclose(p);
+  if (out) *out = text;
+  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+}  // namespace tarmac::testing

@@ -1,0 +1,324 @@
+// The container's side of creation. Everything here runs between clone(2) and execve(2) of a
+// possibly multi-threaded parent, so it uses raw syscalls only: no allocation, no locks, no
+// stdio. Each failure is reported to the parent as a ChildError naming the step and path.
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/openat2.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+
+#include "worker/runtime/child_plan.h"
+
+namespace tarmac::runtime {
+namespace {
+
+// A fixed buffer to build messages and paths in without allocating.
+class Text {
+ public:
+  Text& add(const char* s) {
+    while (s && *s && len_ + 1 < sizeof buf_) buf_[len_++] = *s++;
+    buf_[len_] = 0;
+    return *this;
+  }
+  Text& add(long n) {
+    char digits[24];
+    int i = 0;
+    bool neg = n < 0;
+    unsigned long v = neg ? -static_cast<unsigned long>(n) : n;
+    do digits[i++] = static_cast<char>('0' + v % 10);
+    while ((v /= 10) && i < 22);
+    if (neg) digits[i++] = '-';
+    while (i && len_ + 1 < sizeof buf_) buf_[len_++] = digits[--i];
+    buf_[len_] = 0;
+    return *this;
+  }
+  const char* c_str() const { return buf_; }
+
+ private:
+  char buf_[400] = {};
+  size_t len_ = 0;
+};
+
+int g_sync_fd = -1;
+
+[[noreturn]] void fail(const Text& step, int errnum, int code = 1) {
+  ChildError e;
+  e.errnum = errnum;
+  size_t n = std::strlen(step.c_str());
+  if (n >= sizeof e.step) n = sizeof e.step - 1;
+  std::memcpy(e.step, step.c_str(), n);
+  ssize_t ignored = ::send(g_sync_fd, &e, sizeof e, MSG_NOSIGNAL);
+  (void)ignored;
+  ::_exit(code);
+}
+
+[[noreturn]] void fail(const char* what, const char* path, int errnum, int code = 1) {
+  Text t;
+  t.add(what);
+  if (path) t.add(" ").add(path);
+  fail(t, errnum, code);
+}
+
+long openat2_path(int root, const char* path, unsigned long flags) {
+  struct open_how how = {};
+  how.flags = flags | O_CLOEXEC;
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+  return ::syscall(SYS_openat2, root, path, &how, sizeof how);
+}
+
+// Opens `path` inside `root` as O_PATH, creating missing parents as directories and the last
+// component as a directory or an empty file. Symlinks resolve as if `root` were "/", so an
+// image cannot aim a mount at the host.
+int open_in_root(int root, const char* path, bool is_dir) {
+  long fd = openat2_path(root, path, O_PATH);
+  if (fd >= 0) return static_cast<int>(fd);
+  if (errno != ENOENT) fail("resolve mount point", path, errno);
+
+  char prefix[4096];
+  size_t n = std::strlen(path);
+  if (n >= sizeof prefix) fail("resolve mount point", path, ENAMETOOLONG);
+  int parent = ::dup(root);
+  size_t start = 0;
+  while (start < n) {
+    while (start < n && path[start] == '/') ++start;
+    size_t end = start;
+    while (end < n && path[end] != '/') ++end;
+    if (end == start) break;
+    std::memcpy(prefix, path, end);
+    prefix[end] = 0;
+    char name[256];
+    size_t len = end - start < 255 ? end - start : 255;
+    std::memcpy(name, path + start, len);
+    name[len] = 0;
+    bool last = end >= n || path[end + 1] == 0;
+    long next = openat2_path(root, prefix, O_PATH);
+    if (next < 0 && errno == ENOENT) {
+      int r = (last && !is_dir) ? ::openat(parent, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644)
+                                : ::mkdirat(parent, name, 0755);
+      if (r < 0 && errno != EEXIST) fail("create mount point", prefix, errno);
+      if (last && !is_dir && r >= 0) ::close(r);
+      next = openat2_path(root, prefix, O_PATH);
+      // Still missing after mkdir said EEXIST: a symlink to nowhere.
+      if (next < 0 && errno == ENOENT) fail("mount point is a dangling symlink:", prefix, ENOENT);
+    }
+    if (next < 0) fail("resolve mount point", prefix, errno);
+    ::close(parent);
+    parent = static_cast<int>(next);
+    start = end;
+  }
+  return parent;
+}
+
+void fd_path(Text& t, int fd) { t.add("/proc/self/fd/").add(static_cast<long>(fd)); }
+
+// Flags a bind remount must keep: the kernel refuses to clear nosuid/nodev/noexec/ro that
+// a less privileged mount namespace inherited locked.
+unsigned long locked_flags(const char* path) {
+  struct statvfs s;
+  if (::statvfs(path, &s) != 0) return 0;
+  unsigned long f = 0;
+  if (s.f_flag & ST_NOSUID) f |= MS_NOSUID;
+  if (s.f_flag & ST_NODEV) f |= MS_NODEV;
+  if (s.f_flag & ST_NOEXEC) f |= MS_NOEXEC;
+  if (s.f_flag & ST_NOATIME) f |= MS_NOATIME;
+  if (s.f_flag & ST_NODIRATIME) f |= MS_NODIRATIME;
+  if (s.f_flag & ST_RELATIME) f |= MS_RELATIME;
+  return f;
+}
+
+void remount(const char* where, const char* display, unsigned long flags) {
+  unsigned long all = MS_REMOUNT | MS_BIND | flags | locked_flags(where);
+  if (::mount(nullptr, where, nullptr, all, nullptr) != 0) fail("remount", display, errno);
+}
+
+void do_mount(int root, const ChildMount& m) {
+  if (m.kind == ChildMount::Kind::kSymlink) {
+    // The link's directory is resolved inside the root like any mount point.
+    char dir[4096];
+    const char* slash = std::strrchr(m.target, '/');
+    size_t len = static_cast<size_t>(slash - m.target);
+    if (len >= sizeof dir) fail("symlink", m.target, ENAMETOOLONG);
+    std::memcpy(dir, m.target, len);
+    dir[len] = 0;
+    int dfd = open_in_root(root, len ? dir : "/", true);
+    if (::symlinkat(m.source, dfd, slash + 1) != 0 && errno != EEXIST)
+      fail("symlink", m.target, errno);
+    ::close(dfd);
+    return;
+  }
+  int fd = open_in_root(root, m.target, m.target_is_dir);
+  Text where;
+  fd_path(where, fd);
+  int r = m.kind == ChildMount::Kind::kBind
+              ? ::mount(m.source, where.c_str(), nullptr, m.flags, nullptr)
+              : ::mount(m.source, where.c_str(), m.fstype, m.flags, m.data);
+  int err = errno;
+  ::close(fd);
+  if (r != 0) {
+    Text t;
+    t.add("mount ").add(m.source).add(" on ").add(m.target);
+    fail(t, err);
+  }
+  if (m.remount_flags) {
+    // Reopen: the old fd still names the directory under the new mount.
+    int top = open_in_root(root, m.target, m.target_is_dir);
+    Text again;
+    fd_path(again, top);
+    remount(again.c_str(), m.target, m.remount_flags);
+    ::close(top);
+  }
+}
+
+void mask_path(const char* path) {
+  struct stat st;
+  if (::stat(path, &st) != 0) return;  // nothing there to hide
+  int r = S_ISDIR(st.st_mode)
+              ? ::mount("tmpfs", path, "tmpfs", MS_RDONLY, "size=0,mode=0755")
+              : ::mount("/dev/null", path, nullptr, MS_BIND, nullptr);
+  if (r != 0) fail("mask", path, errno);
+}
+
+void readonly_path(const char* path) {
+  if (::mount(path, path, nullptr, MS_BIND | MS_REC, nullptr) != 0) {
+    if (errno == ENOENT) return;
+    fail("bind read-only", path, errno);
+  }
+  remount(path, path, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
+}
+
+void bring_up_loopback() {
+  int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) fail("socket for loopback", nullptr, errno);
+  struct ifreq ifr = {};
+  std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+  if (::ioctl(s, SIOCGIFFLAGS, &ifr) != 0) fail("get flags of", "lo", errno);
+  ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+  if (::ioctl(s, SIOCSIFFLAGS, &ifr) != 0) fail("bring up", "lo", errno);
+  ::close(s);
+}
+
+void build_filesystem(const ChildPlan& p) {
+  // Slave: the host's unmounts still reach us, nothing of ours reaches the host.
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) != 0)
+    fail("make / rslave", nullptr, errno);
+  if (::mount(p.rootfs, p.rootfs, nullptr, MS_BIND | MS_REC, nullptr) != 0)
+    fail("bind rootfs", p.rootfs, errno);
+  int root = ::open(p.rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (root < 0) fail("open rootfs", p.rootfs, errno);
+  for (const ChildMount& m : p.mounts) do_mount(root, m);
+
+  if (::fchdir(root) != 0) fail("chdir", p.rootfs, errno);
+  if (::syscall(SYS_pivot_root, ".", ".") != 0) fail("pivot_root", p.rootfs, errno);
+  if (::mount(nullptr, ".", nullptr, MS_REC | MS_SLAVE, nullptr) != 0)
+    fail("make old root rslave", nullptr, errno);
+  if (::umount2(".", MNT_DETACH) != 0) fail("detach old root", nullptr, errno);
+  if (::chdir("/") != 0) fail("chdir", "/", errno);
+  ::close(root);
+
+  for (const char* path : p.masked_paths) mask_path(path);
+  for (const char* path : p.readonly_paths) readonly_path(path);
+  if (p.rootfs_readonly) remount("/", "/", MS_RDONLY);
+}
+
+void set_stdio(const ChildPlan& p) {
+  int fds[3];
+  // Duplicate above 2 first so that dup2 onto 0..2 never clobbers a source.
+  for (int i = 0; i < 3; ++i) {
+    fds[i] = ::fcntl(p.stdio[i], F_DUPFD_CLOEXEC, 3);
+    if (fds[i] < 0) fail("dup stdio", nullptr, errno, 127);
+  }
+  for (int i = 0; i < 3; ++i)
+    if (::dup2(fds[i], i) < 0) fail("dup2 stdio", nullptr, errno, 127);
+  if (p.stdio_is_pty && ::ioctl(0, TIOCSCTTY, 0) != 0)
+    fail("set controlling terminal", nullptr, errno, 127);
+}
+
+[[noreturn]] void exec_main(const ChildPlan& p) {
+  if (::setsid() < 0) fail("setsid", nullptr, errno, 127);
+  set_stdio(p);
+  for (const Rlimit& r : p.rlimits) {
+    struct rlimit l = {r.soft, r.hard};
+    if (::setrlimit(r.resource, &l) != 0) {
+      Text t;
+      t.add("setrlimit ").add(static_cast<long>(r.resource));
+      fail(t, errno, 127);
+    }
+  }
+  if (!p.privileged) {
+    if (int e = drop_bounding_capabilities(p.caps)) fail("drop bounding capabilities", nullptr, e, 127);
+  }
+  if (::setgroups(p.groups.size(), p.groups.data()) != 0) fail("setgroups", nullptr, errno, 127);
+  if (::setresgid(p.gid, p.gid, p.gid) != 0) fail("setresgid", nullptr, errno, 127);
+  if (::setresuid(p.uid, p.uid, p.uid) != 0) fail("setresuid", nullptr, errno, 127);
+  if (int e = apply_capabilities(p.caps)) fail("set capabilities", nullptr, e, 127);
+  if (::chdir(p.cwd) != 0) fail("chdir", p.cwd, errno, 127);
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail("set no_new_privs", nullptr, errno, 127);
+  if (p.use_seccomp) {
+    if (int e = p.seccomp.load()) fail("load seccomp filter", nullptr, e, 127);
+  }
+  int err = ENOENT;
+  for (const char* path : p.exec_candidates) {
+    ::execve(path, p.argv.data(), p.envp.data());
+    // Keep looking along PATH only while the name is simply not there.
+    if (errno != ENOENT && errno != ENOTDIR) {
+      err = errno;
+      break;
+    }
+  }
+  fail("exec", p.argv[0], err, 127);
+}
+
+}  // namespace
+
+[[noreturn]] void run_child(const ChildPlan& p) {
+  g_sync_fd = p.sync_fd;
+  // Whatever the parent had open must not reach the container.
+  ::syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+
+  char go = 0;
+  if (::recv(p.sync_fd, &go, 1, 0) != 1) ::_exit(1);  // the parent gave up
+  ::prctl(PR_SET_PDEATHSIG, 0);
+  if (p.new_user) {
+    if (::setresgid(0, 0, 0) != 0) fail("become root in user namespace (gid)", nullptr, errno);
+    if (::setresuid(0, 0, 0) != 0) fail("become root in user namespace (uid)", nullptr, errno);
+  }
+  if (!p.privileged && ::unshare(CLONE_NEWCGROUP) != 0) fail("unshare cgroup namespace", nullptr, errno);
+  if (p.new_net) bring_up_loopback();
+  build_filesystem(p);
+  if (p.hostname && ::sethostname(p.hostname, std::strlen(p.hostname)) != 0)
+    fail("sethostname", p.hostname, errno);
+
+  pid_t main_pid = ::fork();
+  if (main_pid < 0) fail("fork main process", nullptr, errno);
+  if (main_pid == 0) exec_main(p);
+
+  // Become init: /dev/null for stdio, the exit file kept across exec.
+  int null_fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null_fd < 0) fail("open", "/dev/null", errno);
+  for (int i = 0; i < 3; ++i) ::dup2(null_fd, i);
+  if (::fcntl(p.exit_fd, F_SETFD, 0) != 0) fail("keep exit file", nullptr, errno);
+  Text pid_arg, fd_arg;
+  pid_arg.add(static_cast<long>(main_pid));
+  fd_arg.add(static_cast<long>(p.exit_fd));
+  const char* argv[] = {"tarmac-init", pid_arg.c_str(), fd_arg.c_str(), nullptr};
+  const char* envp[] = {nullptr};
+  ::syscall(SYS_execveat, p.init_fd, "", argv, envp, AT_EMPTY_PATH);
+  int err = errno;
+  ::kill(main_pid, SIGKILL);
+  fail("exec init", nullptr, err);
+}
+
+}  // namespace tarmac::runtime

@@ -1,0 +1,76 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <deque>
+#include <string>
+#include <vector>
+
+#include "worker/runtime/capabilities.h"
+#include "worker/runtime/seccomp.h"
+#include "worker/runtime/spec.h"
+
+namespace tarmac::runtime {
+
+// One mount step of the child, with every string and flag worked out in the parent: between
+// clone and exec the child may not allocate (the parent may be multi-threaded).
+struct ChildMount {
+  enum class Kind { kBind, kFilesystem, kSymlink };
+  Kind kind = Kind::kFilesystem;
+  const char* source = nullptr;  // host path (bind), fs name, or symlink target
+  const char* target = nullptr;  // path inside the rootfs, absolute ("/dev/pts")
+  const char* fstype = nullptr;
+  unsigned long flags = 0;       // for mount(2)
+  const char* data = nullptr;
+  bool target_is_dir = true;     // create a directory (or an empty file) as mount point
+  unsigned long remount_flags = 0;  // a bind remount with these (MS_RDONLY, MS_NOSUID, ...)
+};
+
+// Everything the cloned child does, prepared by the parent.
+struct ChildPlan {
+  int sync_fd = -1;   // SOCK_SEQPACKET to the parent: one byte "go" in, ChildError out
+  int exit_fd = -1;   // the state's exit file; only init keeps it
+  int init_fd = -1;   // O_PATH of the static init binary
+  int stdio[3] = {-1, -1, -1};
+  bool stdio_is_pty = false;
+
+  const char* rootfs = nullptr;
+  bool rootfs_readonly = false;
+  bool new_pid = true;
+  bool new_net = false;
+  bool new_user = false;
+  bool privileged = false;
+  std::vector<ChildMount> mounts;
+  std::vector<const char*> masked_paths;
+  std::vector<const char*> readonly_paths;
+  const char* hostname = nullptr;
+
+  // The main process.
+  std::vector<const char*> exec_candidates;  // args[0], or each PATH entry joined with it
+  std::vector<char*> argv;                   // null-terminated
+  std::vector<char*> envp;                   // null-terminated
+  const char* cwd = "/";
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::vector<gid_t> groups;
+  CapabilitySet caps;
+  SeccompProgram seccomp;
+  bool use_seccomp = true;
+  std::vector<Rlimit> rlimits;
+
+  // Owns the strings the pointers above point into (a deque never moves its elements).
+  std::deque<std::string> strings;
+  const char* keep(std::string s) { return strings.emplace_back(std::move(s)).c_str(); }
+};
+
+// What the child sends the parent when a step fails: the step with its path, and the errno.
+struct ChildError {
+  int errnum = 0;
+  char step[400] = {};
+};
+
+// Runs in the child after clone(2): waits for the parent's go, builds the container's
+// filesystem, forks the main process, and becomes the container's init. Never returns.
+[[noreturn]] void run_child(const ChildPlan& plan);
+
+}  // namespace tarmac::runtime

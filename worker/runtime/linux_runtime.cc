@@ -1,0 +1,229 @@
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <climits>
+#include <csignal>
+#include <cstdlib>
+#include <functional>
+
+#include "common/fs.h"
+#include "worker/runtime/cgroup.h"
+#include "worker/runtime/linux_container.h"
+#include "worker/runtime/plan_builder.h"
+#include "worker/runtime/proc.h"
+#include "worker/runtime/runtime.h"
+#include "worker/runtime/stdio.h"
+
+namespace tarmac::runtime {
+namespace {
+
+std::string default_init_path() {
+  if (const char* env = std::getenv("TARMAC_INIT_PATH"); env && *env) return env;
+  char exe[PATH_MAX] = {};
+  ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n <= 0) return "tarmac-init";
+  std::string dir(exe, static_cast<size_t>(n));
+  dir = dir.substr(0, dir.rfind('/'));
+  // Binaries sit in build/bin; test binaries in build/tests.
+  for (const std::string& candidate : {dir + "/tarmac-init", dir + "/../bin/tarmac-init"})
+    if (fs::exists(candidate)) return candidate;
+  return dir + "/tarmac-init";
+}
+
+std::string id_map_text(const std::vector<IdMap>& maps) {
+  std::string text;
+  for (const IdMap& m : maps)
+    text += std::to_string(m.container_id) + " " + std::to_string(m.host_id) + " " +
+            std::to_string(m.size) + "\n";
+  return text;
+}
+
+int64_t now_unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+class LinuxRuntime final : public Runtime {
+ public:
+  LinuxRuntime(RuntimeOptions options, CgroupDriverPtr cgroups, SeccompProgram seccomp,
+               UniqueFd init_fd)
+      : options_(std::move(options)),
+        store_(options_.run_dir),
+        cgroups_(std::move(cgroups)),
+        seccomp_(std::move(seccomp)),
+        init_fd_(std::move(init_fd)) {}
+
+  Result<CreatedContainer> create(const ContainerSpec& spec, const StdioConfig& stdio) override {
+    auto made = create_container(spec, stdio);
+    if (!made) return std::move(made).error().wrap("create container " + spec.id);
+    return made;
+  }
+
+  Result<ContainerPtr> find(const std::string& id) override {
+    TARMAC_RETURN_IF_ERROR(validate_container_id(id), "find");
+    auto state = store_.load(id);
+    if (!state) return std::move(state).error();
+    auto cgroup = cgroups_->open(cgroup_name(id));
+    CgroupPtr cg = cgroup ? std::move(*cgroup) : nullptr;
+    auto container = std::make_unique<LinuxContainer>(store_, *state, std::move(cg));
+    if (state->status() == "creating") {
+      // Its creator died midway: nothing can finish it, so take it down whole.
+      TARMAC_RETURN_IF_ERROR(container->destroy(), "find " + id);
+      return Error("container \"" + id + "\" was left half-created by a crashed caller; removed",
+                   ENOENT);
+    }
+    return ContainerPtr(std::move(container));
+  }
+
+  Result<std::vector<std::string>> list() override { return store_.ids(); }
+
+ private:
+  std::string cgroup_name(const std::string& id) const {
+    return options_.cgroup_parent.empty() ? id : options_.cgroup_parent + "/" + id;
+  }
+
+  Result<CreatedContainer> create_container(const ContainerSpec& spec, const StdioConfig& stdio) {
+    TARMAC_RETURN_IF_ERROR(validate_container_id(spec.id), "spec");
+    auto plan = build_child_plan(spec, seccomp_);
+    if (!plan) return std::move(plan).error().wrap("spec");
+
+    TARMAC_RETURN_IF_ERROR(store_.create(spec.id), "state");
+    // Until the container runs, any failure takes down everything made so far.
+    CgroupPtr cgroup;
+    pid_t child = -1;
+    bool done = false;
+    struct Cleanup {
+      std::function<void()> fn;
+      ~Cleanup() { fn(); }
+    } cleanup{[&] {
+      if (done) return;
+      if (child > 0) {
+        ::kill(child, SIGKILL);
+        ::waitpid(child, nullptr, 0);
+      }
+      if (cgroup) {
+        (void)cgroup->kill_all();
+        (void)cgroup->destroy();
+      }
+      (void)store_.remove(spec.id);
+    }};
+
+    v1::ContainerState state;
+    state.set_id(spec.id);
+    state.set_status("creating");
+    state.set_cgroup(cgroup_name(spec.id));
+    state.set_stop_signal(spec.stop_signal);
+    state.set_rootfs(spec.rootfs);
+    state.set_created_unix_ms(now_unix_ms());
+    TARMAC_RETURN_IF_ERROR(store_.save(state), "state");
+
+    auto cg = cgroups_->create(cgroup_name(spec.id));
+    if (!cg) return std::move(cg).error().wrap("cgroup");
+    cgroup = std::move(*cg);
+    CgroupLimits limits = spec.limits;
+    if (spec.privileged) limits.restrict_devices = false;
+    TARMAC_RETURN_IF_ERROR(cgroup->apply(limits), "cgroup limits");
+
+    UniqueFd exit_fd(::open(store_.exit_path(spec.id).c_str(),
+                            O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    if (!exit_fd) return sys_error("open " + store_.exit_path(spec.id));
+
+    auto io = open_stdio(stdio);
+    if (!io) return std::move(io).error().wrap("stdio");
+
+    int sync[2];
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sync) != 0)
+      return sys_error("socketpair");
+    UniqueFd parent_end(sync[0]), child_end(sync[1]);
+
+    plan->sync_fd = child_end.get();
+    plan->exit_fd = exit_fd.get();
+    plan->init_fd = init_fd_.get();
+    for (int i = 0; i < 3; ++i) plan->stdio[i] = io->child[i].get();
+    plan->stdio_is_pty = io->is_pty;
+
+    unsigned long flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD;
+    if (spec.namespaces.pid) flags |= CLONE_NEWPID;
+    if (spec.namespaces.network) flags |= CLONE_NEWNET;
+    if (spec.namespaces.user) flags |= CLONE_NEWUSER;
+    // Like fork(2), but into new namespaces; the child never returns from run_child.
+    child = static_cast<pid_t>(::syscall(SYS_clone, flags, nullptr, nullptr, nullptr, 0));
+    if (child < 0) return sys_error("clone");
+    if (child == 0) run_child(*plan);
+
+    child_end.reset();
+    for (auto& fd : io->child) fd.reset();
+
+    if (spec.namespaces.user) {
+      std::string proc = "/proc/" + std::to_string(child);
+      TARMAC_RETURN_IF_ERROR(fs::write_file(proc + "/uid_map", id_map_text(spec.uid_map)),
+                             "uid_map");
+      TARMAC_RETURN_IF_ERROR(fs::write_file(proc + "/gid_map", id_map_text(spec.gid_map)),
+                             "gid_map");
+    }
+    TARMAC_RETURN_IF_ERROR(cgroup->add_process(child), "cgroup");
+    char go = 1;
+    if (::send(parent_end.get(), &go, 1, MSG_NOSIGNAL) != 1) return sys_error("start child");
+
+    // EOF once init and the main process have both exec'd; a ChildError if a step failed.
+    ChildError err;
+    ssize_t n;
+    while ((n = ::recv(parent_end.get(), &err, sizeof err, 0)) < 0 && errno == EINTR) {
+    }
+    if (n < 0) return sys_error("read child status");
+    if (n > 0) {
+      err.step[sizeof err.step - 1] = 0;
+      return Error(err.step, err.errnum);
+    }
+
+    auto st = read_proc_stat(child);
+    if (!st || !st->has_value()) return Error("container init " + std::to_string(child) + " vanished");
+    state.set_init_pid(child);
+    state.set_init_start_time((*st)->start_time);
+    state.set_status("running");
+    TARMAC_RETURN_IF_ERROR(store_.save(state), "state");
+    done = true;
+
+    CreatedContainer created;
+    created.container = std::make_unique<LinuxContainer>(store_, state, std::move(cgroup));
+    created.stdio = std::move(io->parent);
+    return created;
+  }
+
+  RuntimeOptions options_;
+  StateStore store_;
+  CgroupDriverPtr cgroups_;
+  SeccompProgram seccomp_;
+  UniqueFd init_fd_;
+};
+
+}  // namespace
+
+std::string ExitStatus::describe() const {
+  if (oom_killed) return "killed by the OOM killer (memory limit reached)";
+  if (signal) return "killed by signal " + std::to_string(signal);
+  return "exit status " + std::to_string(exit_code);
+}
+
+Result<RuntimePtr> make_runtime(RuntimeOptions options) {
+  if (options.init_path.empty()) options.init_path = default_init_path();
+  UniqueFd init_fd(::open(options.init_path.c_str(), O_PATH | O_CLOEXEC));
+  if (!init_fd) return sys_error("runtime: open init binary " + options.init_path);
+  auto cgroups = detect_cgroup_driver(options.cgroup_root);
+  if (!cgroups) return std::move(cgroups).error().wrap("runtime");
+  auto seccomp = build_default_seccomp();
+  if (!seccomp) return std::move(seccomp).error().wrap("runtime: seccomp profile");
+  TARMAC_RETURN_IF_ERROR(fs::make_dirs(options.run_dir, 0700), "runtime: run dir");
+  return RuntimePtr(std::make_unique<LinuxRuntime>(std::move(options), std::move(*cgroups),
+                                                   std::move(*seccomp), std::move(init_fd)));
+}
+
+}  // namespace tarmac::runtime

@@ -1,0 +1,17 @@
+#pragma once
+
+#include "common/result.h"
+#include "worker/runtime/child_plan.h"
+#include "worker/runtime/spec.h"
+
+namespace tarmac::runtime {
+
+// Checks the spec and turns it into the child's plan: the standard mounts, the spec's
+// mounts, the exec candidates along PATH and the capability sets. Fds are left for the
+// caller to fill in. Errors name the spec field.
+Result<ChildPlan> build_child_plan(const ContainerSpec& spec, const SeccompProgram& seccomp);
+
+// Rejects ids that could not be a directory name under the run dir.
+Status validate_container_id(const std::string& id);
+
+}  // namespace tarmac::runtime

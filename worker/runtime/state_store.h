@@ -1,0 +1,36 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "tarmac/runtime/v1/state.pb.h"
+#include "worker/runtime/runtime.h"
+
+namespace tarmac::runtime {
+
+// The run dir: one directory per container holding state.json (ContainerState as JSON) and
+// the exit file the container's init writes.
+class StateStore {
+ public:
+  explicit StateStore(std::string run_dir) : run_dir_(std::move(run_dir)) {}
+
+  std::string dir(const std::string& id) const { return run_dir_ + "/" + id; }
+  std::string exit_path(const std::string& id) const { return dir(id) + "/exit"; }
+
+  // Makes the container's directory; an error if it already exists.
+  Status create(const std::string& id);
+  Status save(const v1::ContainerState& state);
+  Result<v1::ContainerState> load(const std::string& id) const;
+  Status remove(const std::string& id) const;
+  Result<std::vector<std::string>> ids() const;
+
+  // The status init recorded, nullopt while the main process runs.
+  Result<std::optional<ExitStatus>> read_exit(const std::string& id) const;
+
+ private:
+  std::string run_dir_;
+};
+
+}  // namespace tarmac::runtime
