@@ -155,5 +155,43 @@ TEST_F(RuntimeTest, PtyIsATerminal) {
   EXPECT_NE(std::string(buf).find("tty"), std::string::npos);
 }
 
+// exec starts a second process inside a running container: same pid namespace, hostname and
+// (absent) capabilities; its exit code comes back.
+TEST_F(RuntimeTest, ExecJoinsRunningContainer) {
+  auto s = spec({"sleep", "1000"});
+  s.hostname = "exec-target";
+  auto made = runtime_->create(s, {});
+  ASSERT_TRUE(made.ok()) << made.error().what();
+  runtime::Process p;
+  p.args = {"sh", "-c", "cat /proc/1/comm; hostname; grep CapEff /proc/self/status; exit 7"};
+  p.env = {"PATH=/bin"};
+  runtime::StdioConfig io;
+  io.mode = runtime::StdioConfig::Mode::kPipes;
+  auto proc = made->container->exec(p, io);
+  ASSERT_TRUE(proc.ok()) << proc.error().what();
+  (*proc)->stdio().stdin_fd.reset();
+  std::string out = read_all((*proc)->stdio().stdout_fd.get());
+  auto st = (*proc)->wait();
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->exit_code, 7);
+  EXPECT_EQ(out, "tarmac-init\nexec-target\nCapEff:\t0000000000000000\n");
+  ASSERT_TRUE(made->container->destroy().ok());
+}
+
+// exec of a program that does not exist fails with its name; the container keeps running.
+TEST_F(RuntimeTest, ExecMissingProgramIsAnError) {
+  auto made = runtime_->create(spec({"sleep", "1000"}), {});
+  ASSERT_TRUE(made.ok());
+  runtime::Process p;
+  p.args = {"/not/here"};
+  auto proc = made->container->exec(p, {});
+  ASSERT_FALSE(proc.ok());
+  EXPECT_NE(proc.error().message().find("exec /not/here"), std::string::npos)
+      << proc.error().what();
+  auto polled = made->container->poll();
+  ASSERT_TRUE(polled.ok());
+  EXPECT_FALSE(polled->has_value());
+}
+
 }  // namespace
 }  // namespace tarmac::testing

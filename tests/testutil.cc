@@ -54,7 +54,9 @@ std::string bin_dir() { return TARMAC_BIN_DIR; }
 runtime::RuntimeOptions test_runtime_options(const std::string& run_dir) {
   runtime::RuntimeOptions o;
   o.run_dir = run_dir;
-  o.cgroup_parent = "tarmac-test-" + std::to_string(::getpid());
+  // Fixed at first use, so a forked child that plays a crashing caller shares it.
+  static const std::string parent = "tarmac-test-" + std::to_string(::getpid());
+  o.cgroup_parent = parent;
   o.init_path = bin_dir() + "/tarmac-init";
   return o;
 }

@@ -41,6 +41,8 @@ Status make_busybox_rootfs(const std::string& dir, const std::string& busybox) {
   if (!names) return std::move(names).error().wrap("busybox rootfs");
   for (const char* sub : {"/bin", "/etc", "/proc", "/dev", "/sys", "/root", "/tmp", "/var/tmp"})
     TARMAC_RETURN_IF_ERROR(fs::make_dirs(dir + sub), "busybox rootfs");
+  // mkdtemp makes 0700 directories; any user must be able to walk the root.
+  if (::chmod(dir.c_str(), 0755) != 0) return sys_error("busybox rootfs: chmod " + dir);
   ::chmod((dir + "/tmp").c_str(), 01777);
   ::chmod((dir + "/var/tmp").c_str(), 01777);
   TARMAC_RETURN_IF_ERROR(copy_file(busybox, dir + "/bin/busybox", 0755), "busybox rootfs");

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -281,6 +282,33 @@ void set_stdio(const ChildPlan& p) {
 }
 
 }  // namespace
+
+[[noreturn]] void run_exec_child(const ChildPlan& p, const int* ns_fds, int ns_count) {
+  g_sync_fd = p.sync_fd;
+  ::syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  char go = 0;
+  if (::recv(p.sync_fd, &go, 1, 0) != 1) ::_exit(1);
+  for (int i = 0; i < ns_count; ++i)
+    if (::setns(ns_fds[i], 0) != 0) fail("join namespace of container", nullptr, errno);
+  pid_t pid = ::fork();
+  if (pid < 0) fail("fork process", nullptr, errno);
+  if (pid == 0) exec_main(p);
+  // Our pid namespace is the parent's, so this is the host pid the caller can signal.
+  ssize_t sent = ::send(p.sync_fd, &pid, sizeof pid, MSG_NOSIGNAL);
+  (void)sent;
+  ::close(p.sync_fd);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFSIGNALED(status)) {
+    // End by the same signal so the caller's waitpid reads the same status.
+    ::signal(WTERMSIG(status), SIG_DFL);
+    ::prctl(PR_SET_DUMPABLE, 0);  // no core file of ours for the process's crash
+    ::kill(::getpid(), WTERMSIG(status));
+  }
+  ::_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
+}
 
 [[noreturn]] void run_child(const ChildPlan& p) {
   g_sync_fd = p.sync_fd;

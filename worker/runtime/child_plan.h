@@ -73,4 +73,11 @@ struct ChildError {
 // filesystem, forks the main process, and becomes the container's init. Never returns.
 [[noreturn]] void run_child(const ChildPlan& plan);
 
+// Runs in a forked child to start another process in a running container: waits for the
+// parent's go, joins the namespaces in `ns_fds` (user first, mount last), forks the process
+// (which lands in the container's pid namespace), sends the parent its host pid, and then
+// waits for it and ends the same way it did. Uses the plan's process fields, sync_fd and
+// stdio. Never returns.
+[[noreturn]] void run_exec_child(const ChildPlan& plan, const int* ns_fds, int ns_count);
+
 }  // namespace tarmac::runtime

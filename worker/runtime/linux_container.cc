@@ -7,13 +7,18 @@
 #include <csignal>
 #include <thread>
 
+#include "worker/runtime/linux_exec.h"
 #include "worker/runtime/proc.h"
 
 namespace tarmac::runtime {
 
-LinuxContainer::LinuxContainer(const StateStore& store, v1::ContainerState state,
-                               CgroupPtr cgroup)
-    : store_(store), state_(std::move(state)), cgroup_(std::move(cgroup)) {}
+LinuxContainer::LinuxContainer(const StateStore& store, const SeccompProgram& seccomp,
+                               v1::ContainerState state, CgroupPtr cgroup)
+    : store_(store), seccomp_(seccomp), state_(std::move(state)), cgroup_(std::move(cgroup)) {}
+
+Result<ExecutedProcessPtr> LinuxContainer::exec(const Process& process, const StdioConfig& stdio) {
+  return exec_in_container(state_, cgroup_.get(), seccomp_, process, stdio);
+}
 
 void LinuxContainer::reap() {
   if (reaped_status_) return;

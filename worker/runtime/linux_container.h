@@ -5,6 +5,7 @@
 
 #include "worker/runtime/cgroup.h"
 #include "worker/runtime/runtime.h"
+#include "worker/runtime/seccomp.h"
 #include "worker/runtime/state_store.h"
 
 namespace tarmac::runtime {
@@ -13,7 +14,8 @@ namespace tarmac::runtime {
 // Works the same for the process that created it and for one that found it after a restart.
 class LinuxContainer final : public Container {
  public:
-  LinuxContainer(const StateStore& store, v1::ContainerState state, CgroupPtr cgroup);
+  LinuxContainer(const StateStore& store, const SeccompProgram& seccomp, v1::ContainerState state,
+                 CgroupPtr cgroup);
 
   const std::string& id() const override { return state_.id(); }
   pid_t init_pid() const override { return state_.init_pid(); }
@@ -22,6 +24,7 @@ class LinuxContainer final : public Container {
   Status signal(int sig) override;
   Result<ExitStatus> stop(std::chrono::milliseconds grace) override;
   Status destroy() override;
+  Result<ExecutedProcessPtr> exec(const Process& process, const StdioConfig& stdio) override;
 
  private:
   // Waits up to `timeout` (nullopt: forever) for init to end; true once it has.
@@ -32,6 +35,7 @@ class LinuxContainer final : public Container {
   Status kill_everything();
 
   const StateStore& store_;
+  const SeccompProgram& seccomp_;
   v1::ContainerState state_;
   CgroupPtr cgroup_;
   std::optional<int> reaped_status_;

@@ -71,9 +71,9 @@ class LinuxRuntime final : public Runtime {
     TARMAC_RETURN_IF_ERROR(validate_container_id(id), "find");
     auto state = store_.load(id);
     if (!state) return std::move(state).error();
-    auto cgroup = cgroups_->open(cgroup_name(id));
+    auto cgroup = cgroups_->open(state->cgroup());
     CgroupPtr cg = cgroup ? std::move(*cgroup) : nullptr;
-    auto container = std::make_unique<LinuxContainer>(store_, *state, std::move(cg));
+    auto container = std::make_unique<LinuxContainer>(store_, seccomp_, *state, std::move(cg));
     if (state->status() == "creating") {
       // Its creator died midway: nothing can finish it, so take it down whole.
       TARMAC_RETURN_IF_ERROR(container->destroy(), "find " + id);
@@ -123,6 +123,9 @@ class LinuxRuntime final : public Runtime {
     state.set_stop_signal(spec.stop_signal);
     state.set_rootfs(spec.rootfs);
     state.set_created_unix_ms(now_unix_ms());
+    state.set_privileged(spec.privileged);
+    for (const std::string& cap : spec.capabilities) state.add_capabilities(cap);
+    state.set_seccomp(spec.seccomp);
     TARMAC_RETURN_IF_ERROR(store_.save(state), "state");
 
     auto cg = cgroups_->create(cgroup_name(spec.id));
@@ -193,7 +196,7 @@ class LinuxRuntime final : public Runtime {
     done = true;
 
     CreatedContainer created;
-    created.container = std::make_unique<LinuxContainer>(store_, state, std::move(cgroup));
+    created.container = std::make_unique<LinuxContainer>(store_, seccomp_, state, std::move(cgroup));
     created.stdio = std::move(io->parent);
     return created;
   }

@@ -126,38 +126,16 @@ Status validate_container_id(const std::string& id) {
   return {};
 }
 
-Result<ChildPlan> build_child_plan(const ContainerSpec& spec, const SeccompProgram& seccomp) {
-  ChildPlan plan;
-  if (spec.rootfs.empty() || spec.rootfs[0] != '/')
-    return Error("rootfs: expected an absolute directory, got \"" + spec.rootfs + "\"");
-  struct stat st;
-  if (::stat(spec.rootfs.c_str(), &st) != 0) return sys_error("rootfs: stat " + spec.rootfs);
-  if (!S_ISDIR(st.st_mode)) return Error("rootfs: " + spec.rootfs + " is not a directory");
-  if (spec.process.args.empty() || spec.process.args[0].empty())
-    return Error("process.args: expected at least the executable");
-  if (spec.namespaces.user && (spec.uid_map.empty() || spec.gid_map.empty()))
-    return Error("uid_map/gid_map: a user namespace needs both");
-
-  plan.rootfs = plan.keep(spec.rootfs);
-  plan.rootfs_readonly = spec.rootfs_readonly;
-  plan.new_pid = spec.namespaces.pid;
-  plan.new_net = spec.namespaces.network;
-  plan.new_user = spec.namespaces.user;
-  plan.privileged = spec.privileged;
-  plan.hostname = plan.keep(spec.hostname.empty() ? spec.id : spec.hostname);
-
-  if (spec.standard_mounts) add_standard_mounts(plan, spec);
-  TARMAC_RETURN_IF_ERROR(add_spec_mounts(plan, spec), "container " + spec.id);
-  if (!spec.privileged) {
-    for (const std::string& p : spec.masked_paths) plan.masked_paths.push_back(plan.keep(p));
-    for (const std::string& p : spec.readonly_paths) plan.readonly_paths.push_back(plan.keep(p));
-  }
-
-  const std::string& exe = spec.process.args[0];
+Status plan_process(ChildPlan& plan, const Process& process,
+                    const std::vector<std::string>& capabilities, bool privileged,
+                    bool use_seccomp, const SeccompProgram& seccomp) {
+  if (process.args.empty() || process.args[0].empty())
+    return Error("args: expected at least the executable");
+  const std::string& exe = process.args[0];
   if (exe.find('/') != std::string::npos) {
     plan.exec_candidates.push_back(plan.keep(exe));
   } else {
-    std::string path = path_of(spec.process.env);
+    std::string path = path_of(process.env);
     size_t start = 0;
     while (start <= path.size()) {
       size_t end = path.find(':', start);
@@ -167,24 +145,56 @@ Result<ChildPlan> build_child_plan(const ContainerSpec& spec, const SeccompProgr
       start = end + 1;
     }
   }
-  for (const std::string& a : spec.process.args) plan.argv.push_back(const_cast<char*>(plan.keep(a)));
+  for (const std::string& a : process.args) plan.argv.push_back(const_cast<char*>(plan.keep(a)));
   plan.argv.push_back(nullptr);
-  for (const std::string& e : spec.process.env) plan.envp.push_back(const_cast<char*>(plan.keep(e)));
+  for (const std::string& e : process.env) plan.envp.push_back(const_cast<char*>(plan.keep(e)));
   plan.envp.push_back(nullptr);
-  plan.cwd = plan.keep(spec.process.cwd.empty() ? "/" : spec.process.cwd);
-  plan.uid = spec.process.uid;
-  plan.gid = spec.process.gid;
-  plan.groups = spec.process.additional_gids;
+  plan.cwd = plan.keep(process.cwd.empty() ? "/" : process.cwd);
+  plan.uid = process.uid;
+  plan.gid = process.gid;
+  plan.groups = process.additional_gids;
 
-  if (spec.privileged) {
+  if (privileged) {
     plan.caps = privileged_capabilities();
   } else {
-    auto caps = capabilities_from_names(spec.capabilities);
+    auto caps = capabilities_from_names(capabilities);
     if (!caps) return std::move(caps).error().wrap("capabilities");
     plan.caps = *caps;
   }
-  plan.use_seccomp = spec.seccomp && !spec.privileged;
+  plan.privileged = privileged;
+  plan.use_seccomp = use_seccomp && !privileged;
   if (plan.use_seccomp) plan.seccomp = seccomp;
+  return {};
+}
+
+Result<ChildPlan> build_child_plan(const ContainerSpec& spec, const SeccompProgram& seccomp) {
+  ChildPlan plan;
+  if (spec.rootfs.empty() || spec.rootfs[0] != '/')
+    return Error("rootfs: expected an absolute directory, got \"" + spec.rootfs + "\"");
+  struct stat st;
+  if (::stat(spec.rootfs.c_str(), &st) != 0) return sys_error("rootfs: stat " + spec.rootfs);
+  if (!S_ISDIR(st.st_mode)) return Error("rootfs: " + spec.rootfs + " is not a directory");
+  if (spec.namespaces.user && (spec.uid_map.empty() || spec.gid_map.empty()))
+    return Error("uid_map/gid_map: a user namespace needs both");
+
+  plan.rootfs = plan.keep(spec.rootfs);
+  plan.rootfs_readonly = spec.rootfs_readonly;
+  plan.new_pid = spec.namespaces.pid;
+  plan.new_net = spec.namespaces.network;
+  plan.new_user = spec.namespaces.user;
+  plan.privileged = spec.privileged;
+  plan.hostname = spec.hostname.empty() ? nullptr : plan.keep(spec.hostname);
+
+  if (spec.standard_mounts) add_standard_mounts(plan, spec);
+  TARMAC_RETURN_IF_ERROR(add_spec_mounts(plan, spec), "container " + spec.id);
+  if (!spec.privileged) {
+    for (const std::string& p : spec.masked_paths) plan.masked_paths.push_back(plan.keep(p));
+    for (const std::string& p : spec.readonly_paths) plan.readonly_paths.push_back(plan.keep(p));
+  }
+
+  TARMAC_RETURN_IF_ERROR(plan_process(plan, spec.process, spec.capabilities, spec.privileged,
+                                      spec.seccomp, seccomp),
+                         "process");
   plan.rlimits = spec.rlimits;
   return plan;
 }

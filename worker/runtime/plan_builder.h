@@ -11,6 +11,12 @@ namespace tarmac::runtime {
 // caller to fill in. Errors name the spec field.
 Result<ChildPlan> build_child_plan(const ContainerSpec& spec, const SeccompProgram& seccomp);
 
+// Fills the plan's process fields (exec candidates, argv, env, cwd, ids, capabilities,
+// seccomp, rlimits) from `process` and the container's security settings.
+Status plan_process(ChildPlan& plan, const Process& process,
+                    const std::vector<std::string>& capabilities, bool privileged,
+                    bool use_seccomp, const SeccompProgram& seccomp);
+
 // Rejects ids that could not be a directory name under the run dir.
 Status validate_container_id(const std::string& id);
 

@@ -50,6 +50,20 @@ struct StdioEnds {
   UniqueFd pty_master; // kPty
 };
 
+// A process started in a running container after its main process (bpm shell, fly
+// intercept). It lives in the container's namespaces and cgroup with the container's
+// capabilities, seccomp filter and user mapping.
+class ExecutedProcess {
+ public:
+  virtual ~ExecutedProcess() = default;
+  // Host pid of the process.
+  virtual pid_t pid() const = 0;
+  virtual StdioEnds& stdio() = 0;
+  virtual Result<ExitStatus> wait() = 0;
+  virtual Status signal(int sig) = 0;
+};
+using ExecutedProcessPtr = std::unique_ptr<ExecutedProcess>;
+
 // A running (or ended) container. Not thread-safe; one object per caller. The container
 // itself outlives this object and the process that made it: Runtime::find gets it back.
 class Container {
@@ -72,6 +86,8 @@ class Container {
   // Kills whatever still runs and removes the container's cgroups and state: afterwards no
   // process, mount, cgroup or state file of it remains.
   virtual Status destroy() = 0;
+  // Starts `process` inside the running container.
+  virtual Result<ExecutedProcessPtr> exec(const Process& process, const StdioConfig& stdio) = 0;
 };
 using ContainerPtr = std::unique_ptr<Container>;
 

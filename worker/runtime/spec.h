@@ -82,7 +82,7 @@ struct ContainerSpec {
   Namespaces namespaces;
   std::vector<IdMap> uid_map;  // with namespaces.user
   std::vector<IdMap> gid_map;
-  std::string hostname;  // default: the id
+  std::string hostname;  // empty: keep the host's (bpm); task containers set their own
 
   Process process;
 
