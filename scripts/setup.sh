@@ -27,6 +27,9 @@ if ((${#missing[@]})); then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# bpm runs BOSH jobs as vcap, as on a stemcell.
+id vcap >/dev/null 2>&1 || useradd --system --user-group --no-create-home --shell /usr/sbin/nologin vcap
+
 build_type=${TARMAC_BUILD_TYPE:-RelWithDebInfo}
 if [ ! -f build/build.ninja ]; then
   cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE="$build_type" \
