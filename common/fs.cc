@@ -89,7 +89,8 @@ static Status remove_at(int parent, const char* name, dev_t dev, const std::stri
     return sys_error("stat " + path);
   }
   if (S_ISDIR(st.st_mode)) {
-    if (st.st_dev != dev) return Error("remove " + path + ": is a mount point or another filesystem");
+    if (st.st_dev != dev)
+      return Error("remove " + path + ": is a mount point or another filesystem");
     int dfd = ::openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (dfd < 0) return sys_error("open " + path);
     DIR* d = ::fdopendir(dfd);
@@ -142,7 +143,8 @@ Result<std::vector<std::string>> list_dir(const std::string& dir) {
 
 Result<std::string> make_temp_dir(std::string_view prefix) {
   const char* base = std::getenv("TMPDIR");
-  std::string tmpl = std::string(base && *base ? base : "/tmp") + "/" + std::string(prefix) + "-XXXXXX";
+  std::string tmpl =
+      std::string(base && *base ? base : "/tmp") + "/" + std::string(prefix) + "-XXXXXX";
   if (!::mkdtemp(tmpl.data())) return sys_error("mkdtemp " + tmpl);
   return tmpl;
 }

@@ -59,8 +59,8 @@ inline Status ok_status() { return {}; }
 }  // namespace tarmac
 
 // Returns the error of `expr` from the enclosing function, wrapped in `context`.
-#define TARMAC_RETURN_IF_ERROR(expr, context)              \
-  do {                                                     \
-    if (auto tarmac_status_ = (expr); !tarmac_status_.ok()) \
+#define TARMAC_RETURN_IF_ERROR(expr, context)                 \
+  do {                                                        \
+    if (auto tarmac_status_ = (expr); !tarmac_status_.ok())   \
       return std::move(tarmac_status_).error().wrap(context); \
   } while (0)

@@ -21,7 +21,9 @@ void RuntimeTest::TearDown() {
   ASSERT_TRUE(ids.ok());
   for (const std::string& id : *ids) {
     auto c = runtime_->find(id);
-    if (c.ok()) EXPECT_TRUE((*c)->destroy().ok());
+    if (c.ok()) {
+      EXPECT_TRUE((*c)->destroy().ok());
+    }
   }
   remove_cgroup_parent(test_runtime_options(run_dir_.path()).cgroup_parent);
   EXPECT_TRUE(mounts_under(shared_busybox_rootfs()).empty());

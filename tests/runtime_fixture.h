@@ -10,6 +10,16 @@
 
 namespace tarmac::testing {
 
+// A bind mount of a host directory.
+inline runtime::Mount bind_mount(const std::string& source, const std::string& destination,
+                                 bool readonly = false) {
+  runtime::Mount m;
+  m.source = source;
+  m.destination = destination;
+  m.readonly = readonly;
+  return m;
+}
+
 // A runtime of the test's own (run dir, cgroup parent) on a busybox rootfs; every container
 // left over is destroyed and checked gone in TearDown.
 class RuntimeTest : public ::testing::Test {

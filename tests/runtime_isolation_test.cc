@@ -1,6 +1,6 @@
 // Isolation, proved from inside real containers.
-#include <sys/stat.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #include "common/fs.h"
 #include "tests/runtime_fixture.h"
@@ -80,8 +80,8 @@ TEST_F(RuntimeTest, CannotWriteOutsideWritableVolumes) {
                  "echo x > /ro/f 2>/dev/null && echo ro-writable;"
                  "echo kept > /rw/f && echo rw-ok"});
   s.rootfs_readonly = true;
-  s.mounts.push_back(Mount{Mount::Type::kBind, rw.path(), "/rw", false, true});
-  s.mounts.push_back(Mount{Mount::Type::kBind, ro.path(), "/ro", true, true});
+  s.mounts.push_back(bind_mount(rw.path(), "/rw", false));
+  s.mounts.push_back(bind_mount(ro.path(), "/ro", true));
   auto ran = run(s);
   EXPECT_EQ(ran.out, "rw-ok\n") << ran.err;
   EXPECT_EQ(*fs::read_file(rw.path() + "/f"), "kept\n");
@@ -93,7 +93,7 @@ TEST_F(RuntimeTest, NoexecVolumeRefusesExec) {
   TempDir vol("tarmac-noexec");
   ASSERT_EQ(run_host("cp /bin/busybox " + vol.path() + "/bb"), 0);
   auto s = spec({"sh", "-c", "/vol/bb true && echo ran || echo refused"});
-  Mount m{Mount::Type::kBind, vol.path(), "/vol"};
+  Mount m = bind_mount(vol.path(), "/vol");
   m.noexec = true;
   s.mounts.push_back(m);
   EXPECT_EQ(run(s).out, "refused\n");
@@ -118,7 +118,7 @@ TEST_F(RuntimeTest, MountDestinationSymlinkStaysInRootfs) {
   ASSERT_TRUE(fs::write_file(vol.path() + "/" + marker, "in volume").ok());
   auto s = spec({"cat", "/etc/" + marker});
   s.rootfs = rootfs.path();
-  s.mounts.push_back(Mount{Mount::Type::kBind, vol.path(), "/escape"});
+  s.mounts.push_back(bind_mount(vol.path(), "/escape"));
   auto ran = run(s);
   EXPECT_EQ(ran.out, "in volume") << ran.err;
   EXPECT_FALSE(fs::exists("/etc/" + marker));
@@ -170,7 +170,7 @@ TEST_F(RuntimeTest, UserNamespaceMapsRoot) {
   s.namespaces.user = true;
   s.uid_map = {{0, 100000, 65536}};
   s.gid_map = {{0, 100000, 65536}};
-  s.mounts.push_back(Mount{Mount::Type::kBind, vol.path(), "/vol"});
+  s.mounts.push_back(bind_mount(vol.path(), "/vol"));
   auto ran = run(s);
   EXPECT_EQ(ran.out, "0\n") << ran.err;
   struct stat st;

@@ -116,7 +116,7 @@ TEST_F(RuntimeTest, BadSpecsNameTheField) {
   EXPECT_NE(made.error().message().find("container id"), std::string::npos);
 
   s = spec({"true"});
-  s.mounts.push_back({runtime::Mount::Type::kBind, "/tmp", "relative/path"});
+  s.mounts.push_back(bind_mount("/tmp", "relative/path"));
   made = runtime_->create(s, {});
   ASSERT_FALSE(made.ok());
   EXPECT_NE(made.error().message().find("mounts[0].destination"), std::string::npos);

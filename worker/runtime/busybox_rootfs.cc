@@ -49,14 +49,14 @@ Status make_busybox_rootfs(const std::string& dir, const std::string& busybox) {
   for (const std::string& name : *names) {
     std::string link = dir + "/bin/" + name;
     if (name == "busybox" || fs::exists(link)) continue;
-    if (::symlink("busybox", link.c_str()) != 0) return sys_error("busybox rootfs: symlink " + link);
+    if (::symlink("busybox", link.c_str()) != 0)
+      return sys_error("busybox rootfs: symlink " + link);
   }
-  TARMAC_RETURN_IF_ERROR(
-      fs::write_file(dir + "/etc/passwd",
-                     "root:x:0:0:root:/root:/bin/sh\n"
-                     "vcap:x:1000:1000:BOSH System User:/home/vcap:/bin/sh\n"
-                     "nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"),
-      "busybox rootfs");
+  TARMAC_RETURN_IF_ERROR(fs::write_file(dir + "/etc/passwd",
+                                        "root:x:0:0:root:/root:/bin/sh\n"
+                                        "vcap:x:1000:1000:BOSH System User:/home/vcap:/bin/sh\n"
+                                        "nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"),
+                         "busybox rootfs");
   TARMAC_RETURN_IF_ERROR(
       fs::write_file(dir + "/etc/group", "root:x:0:\nvcap:x:1000:\nnogroup:x:65534:\n"),
       "busybox rootfs");

@@ -106,8 +106,10 @@ int open_in_root(int root, const char* path, bool is_dir) {
     bool last = end >= n || path[end + 1] == 0;
     long next = openat2_path(root, prefix, O_PATH);
     if (next < 0 && errno == ENOENT) {
-      int r = (last && !is_dir) ? ::openat(parent, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644)
-                                : ::mkdirat(parent, name, 0755);
+      int r =
+          (last && !is_dir)
+              ? ::openat(parent, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644)
+              : ::mkdirat(parent, name, 0755);
       if (r < 0 && errno != EEXIST) fail("create mount point", prefix, errno);
       if (last && !is_dir && r >= 0) ::close(r);
       next = openat2_path(root, prefix, O_PATH);
@@ -185,9 +187,8 @@ void do_mount(int root, const ChildMount& m) {
 void mask_path(const char* path) {
   struct stat st;
   if (::stat(path, &st) != 0) return;  // nothing there to hide
-  int r = S_ISDIR(st.st_mode)
-              ? ::mount("tmpfs", path, "tmpfs", MS_RDONLY, "size=0,mode=0755")
-              : ::mount("/dev/null", path, nullptr, MS_BIND, nullptr);
+  int r = S_ISDIR(st.st_mode) ? ::mount("tmpfs", path, "tmpfs", MS_RDONLY, "size=0,mode=0755")
+                              : ::mount("/dev/null", path, nullptr, MS_BIND, nullptr);
   if (r != 0) fail("mask", path, errno);
 }
 
@@ -258,7 +259,8 @@ void set_stdio(const ChildPlan& p) {
     }
   }
   if (!p.privileged) {
-    if (int e = drop_bounding_capabilities(p.caps)) fail("drop bounding capabilities", nullptr, e, 127);
+    if (int e = drop_bounding_capabilities(p.caps))
+      fail("drop bounding capabilities", nullptr, e, 127);
   }
   if (::setgroups(p.groups.size(), p.groups.data()) != 0) fail("setgroups", nullptr, errno, 127);
   if (::setresgid(p.gid, p.gid, p.gid) != 0) fail("setresgid", nullptr, errno, 127);
@@ -323,7 +325,8 @@ void set_stdio(const ChildPlan& p) {
     if (::setresgid(0, 0, 0) != 0) fail("become root in user namespace (gid)", nullptr, errno);
     if (::setresuid(0, 0, 0) != 0) fail("become root in user namespace (uid)", nullptr, errno);
   }
-  if (!p.privileged && ::unshare(CLONE_NEWCGROUP) != 0) fail("unshare cgroup namespace", nullptr, errno);
+  if (!p.privileged && ::unshare(CLONE_NEWCGROUP) != 0)
+    fail("unshare cgroup namespace", nullptr, errno);
   if (p.new_net) bring_up_loopback();
   build_filesystem(p);
   if (p.hostname && ::sethostname(p.hostname, std::strlen(p.hostname)) != 0)

@@ -20,17 +20,17 @@ struct ChildMount {
   const char* source = nullptr;  // host path (bind), fs name, or symlink target
   const char* target = nullptr;  // path inside the rootfs, absolute ("/dev/pts")
   const char* fstype = nullptr;
-  unsigned long flags = 0;       // for mount(2)
+  unsigned long flags = 0;  // for mount(2)
   const char* data = nullptr;
-  bool target_is_dir = true;     // create a directory (or an empty file) as mount point
+  bool target_is_dir = true;        // create a directory (or an empty file) as mount point
   unsigned long remount_flags = 0;  // a bind remount with these (MS_RDONLY, MS_NOSUID, ...)
 };
 
 // Everything the cloned child does, prepared by the parent.
 struct ChildPlan {
-  int sync_fd = -1;   // SOCK_SEQPACKET to the parent: one byte "go" in, ChildError out
-  int exit_fd = -1;   // the state's exit file; only init keeps it
-  int init_fd = -1;   // O_PATH of the static init binary
+  int sync_fd = -1;  // SOCK_SEQPACKET to the parent: one byte "go" in, ChildError out
+  int exit_fd = -1;  // the state's exit file; only init keeps it
+  int init_fd = -1;  // O_PATH of the static init binary
   int stdio[3] = {-1, -1, -1};
   bool stdio_is_pty = false;
 

@@ -77,8 +77,8 @@ bool same_namespace(pid_t pid, const char* ns) {
 }  // namespace
 
 Result<ExecutedProcessPtr> exec_in_container(const v1::ContainerState& state, Cgroup* cgroup,
-                                             const SeccompProgram& seccomp,
-                                             const Process& process, const StdioConfig& stdio) {
+                                             const SeccompProgram& seccomp, const Process& process,
+                                             const StdioConfig& stdio) {
   std::string where = "exec in container " + state.id();
   pid_t init = state.init_pid();
   auto pidfd = open_pidfd(init, state.init_start_time());

@@ -10,7 +10,7 @@ namespace tarmac::runtime {
 // Starts `process` in the running container described by `state`: its namespaces (joined
 // through init's /proc/<pid>/ns), its cgroup, its capabilities and seccomp filter.
 Result<ExecutedProcessPtr> exec_in_container(const v1::ContainerState& state, Cgroup* cgroup,
-                                             const SeccompProgram& seccomp,
-                                             const Process& process, const StdioConfig& stdio);
+                                             const SeccompProgram& seccomp, const Process& process,
+                                             const StdioConfig& stdio);
 
 }  // namespace tarmac::runtime

@@ -135,8 +135,8 @@ class LinuxRuntime final : public Runtime {
     if (spec.privileged) limits.restrict_devices = false;
     TARMAC_RETURN_IF_ERROR(cgroup->apply(limits), "cgroup limits");
 
-    UniqueFd exit_fd(::open(store_.exit_path(spec.id).c_str(),
-                            O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    UniqueFd exit_fd(
+        ::open(store_.exit_path(spec.id).c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
     if (!exit_fd) return sys_error("open " + store_.exit_path(spec.id));
 
     auto io = open_stdio(stdio);
@@ -188,7 +188,8 @@ class LinuxRuntime final : public Runtime {
     }
 
     auto st = read_proc_stat(child);
-    if (!st || !st->has_value()) return Error("container init " + std::to_string(child) + " vanished");
+    if (!st || !st->has_value())
+      return Error("container init " + std::to_string(child) + " vanished");
     state.set_init_pid(child);
     state.set_init_start_time((*st)->start_time);
     state.set_status("running");
@@ -196,7 +197,8 @@ class LinuxRuntime final : public Runtime {
     done = true;
 
     CreatedContainer created;
-    created.container = std::make_unique<LinuxContainer>(store_, seccomp_, state, std::move(cgroup));
+    created.container =
+        std::make_unique<LinuxContainer>(store_, seccomp_, state, std::move(cgroup));
     created.stdio = std::move(io->parent);
     return created;
   }

@@ -90,8 +90,8 @@ Status add_spec_mounts(ChildPlan& plan, const ContainerSpec& spec) {
     const Mount& m = spec.mounts[i];
     std::string field = "mounts[" + std::to_string(i) + "]";
     if (!is_clean_absolute(m.destination))
-      return Error(field + ".destination: expected a clean absolute path, got \"" +
-                   m.destination + "\"");
+      return Error(field + ".destination: expected a clean absolute path, got \"" + m.destination +
+                   "\"");
     unsigned long flags = (m.nosuid ? MS_NOSUID : 0) | (m.nodev ? MS_NODEV : 0) |
                           (m.noexec ? MS_NOEXEC : 0) | (m.readonly ? MS_RDONLY : 0);
     if (m.type == Mount::Type::kTmpfs) {
@@ -101,8 +101,7 @@ Status add_spec_mounts(ChildPlan& plan, const ContainerSpec& spec) {
     if (m.source.empty() || m.source[0] != '/')
       return Error(field + ".source: expected an absolute host path, got \"" + m.source + "\"");
     struct stat st;
-    if (::stat(m.source.c_str(), &st) != 0)
-      return sys_error(field + ".source: stat " + m.source);
+    if (::stat(m.source.c_str(), &st) != 0) return sys_error(field + ".source: stat " + m.source);
     add_bind(plan, m.source, m.destination, S_ISDIR(st.st_mode),
              MS_BIND | (m.recursive ? MS_REC : 0), flags);
   }
@@ -127,8 +126,8 @@ Status validate_container_id(const std::string& id) {
 }
 
 Status plan_process(ChildPlan& plan, const Process& process,
-                    const std::vector<std::string>& capabilities, bool privileged,
-                    bool use_seccomp, const SeccompProgram& seccomp) {
+                    const std::vector<std::string>& capabilities, bool privileged, bool use_seccomp,
+                    const SeccompProgram& seccomp) {
   if (process.args.empty() || process.args[0].empty())
     return Error("args: expected at least the executable");
   const std::string& exe = process.args[0];
@@ -192,9 +191,9 @@ Result<ChildPlan> build_child_plan(const ContainerSpec& spec, const SeccompProgr
     for (const std::string& p : spec.readonly_paths) plan.readonly_paths.push_back(plan.keep(p));
   }
 
-  TARMAC_RETURN_IF_ERROR(plan_process(plan, spec.process, spec.capabilities, spec.privileged,
-                                      spec.seccomp, seccomp),
-                         "process");
+  TARMAC_RETURN_IF_ERROR(
+      plan_process(plan, spec.process, spec.capabilities, spec.privileged, spec.seccomp, seccomp),
+      "process");
   plan.rlimits = spec.rlimits;
   return plan;
 }

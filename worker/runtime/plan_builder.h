@@ -14,8 +14,8 @@ Result<ChildPlan> build_child_plan(const ContainerSpec& spec, const SeccompProgr
 // Fills the plan's process fields (exec candidates, argv, env, cwd, ids, capabilities,
 // seccomp, rlimits) from `process` and the container's security settings.
 Status plan_process(ChildPlan& plan, const Process& process,
-                    const std::vector<std::string>& capabilities, bool privileged,
-                    bool use_seccomp, const SeccompProgram& seccomp);
+                    const std::vector<std::string>& capabilities, bool privileged, bool use_seccomp,
+                    const SeccompProgram& seccomp);
 
 // Rejects ids that could not be a directory name under the run dir.
 Status validate_container_id(const std::string& id);

@@ -14,7 +14,7 @@ namespace tarmac::runtime {
 // What /proc/<pid>/stat says about a process: enough to tell it from a later one that got
 // the same pid, and whether it is still running.
 struct ProcStat {
-  char state = '?';        // R, S, D, Z, ...
+  char state = '?';  // R, S, D, Z, ...
   pid_t ppid = 0;
   uint64_t start_time = 0;  // clock ticks since boot
 };

@@ -16,8 +16,8 @@ namespace tarmac::runtime {
 
 // How a process ended.
 struct ExitStatus {
-  int exit_code = 0;     // valid when signal == 0
-  int signal = 0;        // the signal that killed it, or 0
+  int exit_code = 0;        // valid when signal == 0
+  int signal = 0;           // the signal that killed it, or 0
   bool oom_killed = false;  // the kernel's OOM killer ended it inside the memory limit
 
   bool success() const { return signal == 0 && exit_code == 0; }
@@ -29,10 +29,10 @@ struct ExitStatus {
 // Where the main process's stdin, stdout and stderr go.
 struct StdioConfig {
   enum class Mode {
-    kNull,   // /dev/null for all three
-    kPipes,  // pipes; the caller gets the other ends in CreatedContainer
-    kPty,    // one pseudo-terminal; the caller gets the master
-    kFiles,  // stdout/stderr appended to files (created 0600 if missing), stdin /dev/null
+    kNull,     // /dev/null for all three
+    kPipes,    // pipes; the caller gets the other ends in CreatedContainer
+    kPty,      // one pseudo-terminal; the caller gets the master
+    kFiles,    // stdout/stderr appended to files (created 0600 if missing), stdin /dev/null
     kInherit,  // the caller's own 0, 1 and 2 (bpm run in the foreground)
   };
   Mode mode = Mode::kNull;
@@ -44,10 +44,10 @@ struct StdioConfig {
 
 // The caller's ends of the main process's stdio, when it asked for pipes or a pty.
 struct StdioEnds {
-  UniqueFd stdin_fd;   // write end (pipes)
-  UniqueFd stdout_fd;  // read end (pipes)
-  UniqueFd stderr_fd;  // read end (pipes)
-  UniqueFd pty_master; // kPty
+  UniqueFd stdin_fd;    // write end (pipes)
+  UniqueFd stdout_fd;   // read end (pipes)
+  UniqueFd stderr_fd;   // read end (pipes)
+  UniqueFd pty_master;  // kPty
 };
 
 // A process started in a running container after its main process (bpm shell, fly

@@ -2,6 +2,7 @@
 
 #include <linux/filter.h>
 
+#include <string>
 #include <vector>
 
 #include "common/result.h"
@@ -29,5 +30,13 @@ class SeccompProgram {
 // kexec_load, bpf, perf_event_open, init_module, ...); clone allowed only without
 // namespace flags; clone3 answered with ENOSYS so libcs fall back to clone.
 Result<SeccompProgram> build_default_seccomp();
+
+}  // namespace tarmac::runtime
+
+namespace tarmac::runtime {
+
+// The syscall names the default profile allows (for writing the same profile into an OCI
+// config.json for runc and crun in the benchmark).
+std::vector<std::string> default_seccomp_allowlist();
 
 }  // namespace tarmac::runtime

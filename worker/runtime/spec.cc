@@ -3,9 +3,9 @@
 namespace tarmac::runtime {
 
 std::vector<std::string> default_masked_paths() {
-  return {"/proc/acpi",         "/proc/asound",      "/proc/kcore",       "/proc/keys",
-          "/proc/latency_stats", "/proc/timer_list",  "/proc/timer_stats", "/proc/sched_debug",
-          "/proc/scsi",         "/sys/firmware"};
+  return {"/proc/acpi",          "/proc/asound",     "/proc/kcore",       "/proc/keys",
+          "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
+          "/proc/scsi",          "/sys/firmware"};
 }
 
 std::vector<std::string> default_readonly_paths() {

@@ -47,9 +47,9 @@ struct CgroupLimits {
 };
 
 struct Namespaces {
-  bool pid = true;        // false = share the host's pid namespace (bpm host_pid_namespace)
-  bool network = false;   // true = a private network namespace with only loopback up
-  bool user = false;      // true = a user namespace with uid_map/gid_map below
+  bool pid = true;       // false = share the host's pid namespace (bpm host_pid_namespace)
+  bool network = false;  // true = a private network namespace with only loopback up
+  bool user = false;     // true = a user namespace with uid_map/gid_map below
 };
 
 // What the main process runs as and with.

@@ -1,0 +1,83 @@
+#include "worker/runtime/capabilities.h"
+
+#include <linux/capability.h>
+#include <sys/capability.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <fstream>
+
+namespace tarmac::runtime {
+namespace {
+
+int host_last_cap() {
+  std::ifstream in("/proc/sys/kernel/cap_last_cap");
+  int last = CAP_LAST_CAP;
+  in >> last;
+  return last;
+}
+
+}  // namespace
+
+Result<CapabilitySet> capabilities_from_names(const std::vector<std::string>& names) {
+  CapabilitySet caps;
+  caps.last_cap = host_last_cap();
+  for (const std::string& name : names) {
+    std::string lower = name;
+    std::transform(lower.begin(), lower.end(), lower.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
+    if (lower.rfind("cap_", 0) != 0) lower = "cap_" + lower;
+    cap_value_t value;
+    if (cap_from_name(lower.c_str(), &value) != 0 || value < 0 || value > caps.last_cap)
+      return Error("capability \"" + name + "\": unknown; expected a name like NET_BIND_SERVICE");
+    uint64_t bit = 1ULL << value;
+    caps.bounding |= bit;
+    caps.effective |= bit;
+    caps.permitted |= bit;
+    caps.inheritable |= bit;
+    caps.ambient |= bit;
+  }
+  return caps;
+}
+
+CapabilitySet privileged_capabilities() {
+  // As Docker's --privileged: every capability in every set but ambient; the process runs
+  // as root, which keeps them across exec without ambient.
+  CapabilitySet caps;
+  caps.last_cap = host_last_cap();
+  uint64_t all = caps.last_cap >= 63 ? ~0ULL : (1ULL << (caps.last_cap + 1)) - 1;
+  caps.bounding = caps.effective = caps.permitted = caps.inheritable = all;
+  return caps;
+}
+
+int drop_bounding_capabilities(const CapabilitySet& caps) {
+  for (int cap = 0; cap <= caps.last_cap; ++cap) {
+    if (caps.bounding & (1ULL << cap)) continue;
+    if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL) return errno;
+  }
+  if (::prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0) return errno;
+  return 0;
+}
+
+int apply_capabilities(const CapabilitySet& caps) {
+  struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct data[2] = {};
+  for (int i = 0; i < 2; ++i) {
+    data[i].effective = static_cast<uint32_t>(caps.effective >> (32 * i));
+    data[i].permitted = static_cast<uint32_t>(caps.permitted >> (32 * i));
+    data[i].inheritable = static_cast<uint32_t>(caps.inheritable >> (32 * i));
+  }
+  if (::syscall(SYS_capset, &header, data) != 0) return errno;
+  if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0) return errno;
+  for (int cap = 0; cap <= caps.last_cap; ++cap) {
+    if (!(caps.ambient & (1ULL << cap))) continue;
+    if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) != 0) return errno;
+  }
+  return 0;
+}
+
+}  // namespace tarmac::runtime

@@ -1,0 +1,63 @@
+#include "worker/runtime/cgroup_common.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <sstream>
+#include <thread>
+
+#include "common/fs.h"
+
+namespace tarmac::runtime {
+
+Result<std::vector<pid_t>> read_pids(const std::string& procs_file) {
+  auto text = fs::read_file(procs_file);
+  if (!text) return std::move(text).error();
+  std::vector<pid_t> pids;
+  std::istringstream in(*text);
+  pid_t pid;
+  while (in >> pid) pids.push_back(pid);
+  return pids;
+}
+
+Result<uint64_t> read_keyed(const std::string& file, const std::string& key) {
+  auto text = fs::read_file(file);
+  if (!text) return std::move(text).error();
+  std::istringstream in(*text);
+  std::string k;
+  uint64_t v;
+  while (in >> k >> v)
+    if (k == key) return v;
+  return Error(file + ": no \"" + key + "\" line");
+}
+
+Status remove_cgroup_dir(const std::string& dir) {
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    if (::rmdir(dir.c_str()) == 0 || errno == ENOENT) return {};
+    if (errno != EBUSY) return sys_error("rmdir " + dir);
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return sys_error("rmdir " + dir, EBUSY);
+}
+
+Status kill_until_empty(const std::string& procs_file, std::chrono::milliseconds limit) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  for (;;) {
+    auto pids = read_pids(procs_file);
+    if (!pids) {
+      if (pids.error().errnum() == ENOENT) return {};
+      return std::move(pids).error();
+    }
+    if (pids->empty()) return {};
+    if (std::chrono::steady_clock::now() > deadline) {
+      std::string left;
+      for (pid_t p : *pids) left += " " + std::to_string(p);
+      return Error("kill " + procs_file + ": still running after SIGKILL:" + left);
+    }
+    for (pid_t p : *pids) ::kill(p, SIGKILL);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
+}  // namespace tarmac::runtime

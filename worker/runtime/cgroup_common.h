@@ -1,0 +1,25 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace tarmac::runtime {
+
+// Pids listed in a cgroup.procs file.
+Result<std::vector<pid_t>> read_pids(const std::string& procs_file);
+
+// The value of `key` in a "key value" per line file (memory.events, memory.oom_control).
+Result<uint64_t> read_keyed(const std::string& file, const std::string& key);
+
+// rmdir that retries while the kernel still counts exiting tasks (EBUSY); ENOENT is done.
+Status remove_cgroup_dir(const std::string& dir);
+
+// SIGKILLs every pid in `procs_file` until it reads empty, for at most `limit`.
+Status kill_until_empty(const std::string& procs_file, std::chrono::milliseconds limit);
+
+}  // namespace tarmac::runtime
