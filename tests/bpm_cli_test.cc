@@ -11,6 +11,7 @@
 
 #include "common/fs.h"
 #include "tests/testutil.h"
+#include "worker/bpm/paths.h"
 
 namespace tarmac::testing {
 namespace {
@@ -41,6 +42,9 @@ class BpmTest : public ::testing::Test {
     auto runtime_dir = fs::list_dir(root_.path() + "/data/bpm/runtime");
     EXPECT_TRUE(!runtime_dir || runtime_dir->empty()) << "container state left behind";
     EXPECT_TRUE(mounts_under(root_.path()).empty());
+    std::string parent = bpm::BoshPaths(root_.path()).cgroup_parent();
+    remove_cgroup_parent(parent);
+    EXPECT_FALSE(fs::exists("/sys/fs/cgroup/memory/" + parent)) << "cgroup left behind";
   }
 
   // Writes jobs/JOB/config/bpm.yml and executable scripts under jobs/JOB/bin.
@@ -167,7 +171,8 @@ TEST_F(BpmTest, CrashedProcessLeavesNothing) {
   EXPECT_NE(bpm({"list"}).out.find("crashy -   failed"), std::string::npos) << bpm({"list"}).out;
   EXPECT_EQ(bpm({"start", "crashy"}).code, 0);
   EXPECT_EQ(bpm({"stop", "crashy"}).code, 0);
-  EXPECT_FALSE(fs::exists("/sys/fs/cgroup/memory/bpm/bpm-crashy"));
+  EXPECT_FALSE(fs::exists("/sys/fs/cgroup/memory/" + bpm::BoshPaths(root_.path()).cgroup_parent() +
+                          "/bpm-crashy"));
 }
 
 // A memory limit from bpm.yml ends a greedy process with an OOM kill, reported by run.

@@ -7,7 +7,8 @@ namespace tarmac::bpm {
 Result<runtime::RuntimePtr> open_runtime(const BoshPaths& paths) {
   runtime::RuntimeOptions options;
   options.run_dir = paths.runtime_dir();
-  options.cgroup_parent = "bpm";
+  // One cgroup parent per BOSH root, so a test's root never touches the real one's.
+  options.cgroup_parent = paths.cgroup_parent();
   return runtime::make_runtime(options);
 }
 

@@ -18,6 +18,13 @@ std::string BoshPaths::inside(const std::string& host_path) const {
   return host_path;
 }
 
+std::string BoshPaths::cgroup_parent() const {
+  if (root_ == "/var/vcap") return "bpm";
+  std::string id =
+      container_id(root_.substr(root_.rfind('/') + 1), root_.substr(root_.rfind('/') + 1));
+  return "bpm-" + id.substr(4);
+}
+
 std::string BoshPaths::lock_file(const std::string& job, const std::string& proc) const {
   return root_ + "/data/bpm/locks/job-" + container_id(job, proc) + ".lock";
 }

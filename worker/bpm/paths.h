@@ -40,6 +40,8 @@ class BoshPaths {
     return pid_dir(job) + "/" + proc + ".pid";
   }
   std::string lock_file(const std::string& job, const std::string& proc) const;
+  // "bpm" for /var/vcap; "bpm-<last path element>" for another root.
+  std::string cgroup_parent() const;
   std::string runtime_dir() const { return root_ + "/data/bpm/runtime"; }
   std::string rootfs_dir(const std::string& job, const std::string& proc) const {
     return root_ + "/data/bpm/bundles/" + job + "/" + proc + "/rootfs";
