@@ -28,7 +28,8 @@ class Reader {
 
   Error error(const std::string& what) const {
     int line = node_.Mark().line + 1;
-    return Error(file_ + ":" + std::to_string(line > 0 ? line : 1) + ": " + path_ + ": " + what);
+    std::string where = file_ + ":" + std::to_string(line > 0 ? line : 1) + ": ";
+    return Error(where + (path_.empty() ? "" : path_ + ": ") + what);
   }
 
   bool is_map() const { return node_.IsMap(); }
