@@ -60,12 +60,14 @@ TEST_F(RuntimeTest, CrashLeavesNothingBehind) {
 // A caller killed with -9 after creating a container: a new caller finds it running, stops
 // it and gets its exit status.
 TEST_F(RuntimeTest, RestartedCallerFindsItsContainers) {
+  // Made here, not in the child that dies by SIGKILL before it could clean up.
+  auto s = spec({"sleep", "1000"});
   pid_t creator = ::fork();
   ASSERT_GE(creator, 0);
   if (creator == 0) {
     auto rt = runtime::make_runtime(test_runtime_options(run_dir_.path()));
     if (!rt) ::_exit(2);
-    auto made = (*rt)->create(spec({"sleep", "1000"}), {});
+    auto made = (*rt)->create(s, {});
     if (!made) ::_exit(3);
     ::kill(::getpid(), SIGKILL);
   }
