@@ -418,6 +418,9 @@ std::vector<std::string> default_seccomp_allowlist() {
 Result<SeccompProgram> build_default_seccomp() {
   Ctx c{seccomp_init(SCMP_ACT_ERRNO(EPERM))};
   if (!c.ctx) return Error("seccomp_init failed");
+  // A binary tree instead of a linear scan: every syscall of the container pays for the
+  // filter, and ~300 rules scanned in order cost more than the load itself.
+  seccomp_attr_set(c.ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
   // 32-bit x86 calls through int 0x80 must meet the same list, not bypass it.
   for (uint32_t arch : {SCMP_ARCH_X86, SCMP_ARCH_X32}) {
     int rc = seccomp_arch_add(c.ctx, arch);
@@ -458,6 +461,7 @@ int SeccompProgram::load() const {
   prog.len = static_cast<unsigned short>(filter_.size());
   prog.filter = const_cast<sock_filter*>(filter_.data());
   if (::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0) return errno;
+  return 0;
   return 0;
 }
 
