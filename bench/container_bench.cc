@@ -20,7 +20,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <numeric>
 #include <optional>
@@ -43,7 +42,7 @@ namespace rt = tarmac::runtime;
 using Clock = std::chrono::steady_clock;
 
 constexpr char kCgroupParent[] = "tarmac-bench";
-constexpr int64_t kMemoryBytes = 256 << 20;
+constexpr int64_t kMemoryBytes = int64_t{256} << 20;
 constexpr int64_t kPids = 128;
 constexpr uint64_t kCpuShares = 512;
 
@@ -313,36 +312,50 @@ rt::ContainerSpec tarmac_spec(const std::string& id, const std::string& rootfs,
   return s;
 }
 
+// One tarmac run, whole and by phase: where the time goes is the first question a miss raises.
+struct TarmacSample {
+  double total = 0, create = 0, wait = 0, destroy = 0;
+};
+
 // One create → wait → destroy of /bin/true; dies on any failure with the runtime's own words.
-double tarmac_once(rt::Runtime& runtime, const std::string& rootfs, const std::string& id) {
+TarmacSample tarmac_once(rt::Runtime& runtime, const std::string& rootfs, const std::string& id) {
   rt::ContainerSpec spec = tarmac_spec(id, rootfs, {"/bin/true"});
   rt::StdioConfig io;
   io.mode = rt::StdioConfig::Mode::kNull;
   auto start = Clock::now();
   auto made = runtime.create(spec, io);
+  auto created = Clock::now();
   if (!made) die("tarmac: " + made.error().what());
   auto status = made->container->wait();
+  auto waited = Clock::now();
   if (!status) die("tarmac: wait " + id + ": " + status.error().what());
   auto destroyed = made->container->destroy();
-  double ms = ms_since(start);
+  auto end = Clock::now();
   if (!destroyed) die("tarmac: destroy " + id + ": " + destroyed.error().what());
   if (!status->success()) die("tarmac: /bin/true in " + id + " " + status->describe());
-  return ms;
+  auto ms = [](Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); };
+  return {ms(end - start), ms(created - start), ms(waited - created), ms(end - waited)};
 }
 
-std::vector<double> bench_tarmac(rt::Runtime& runtime, const std::string& rootfs,
-                                 const Flags& flags) {
+struct TarmacResult {
+  Stats total, create, wait, destroy;
+};
+
+TarmacResult bench_tarmac(rt::Runtime& runtime, const std::string& rootfs, const Flags& flags) {
   for (int i = 0; i < flags.warmup; ++i) {
     check_interrupted();
     tarmac_once(runtime, rootfs, "warm-" + std::to_string(i));
   }
-  std::vector<double> samples;
-  samples.reserve(flags.iterations);
+  std::vector<double> total, create, wait, destroy;
   for (int i = 0; i < flags.iterations; ++i) {
     check_interrupted();
-    samples.push_back(tarmac_once(runtime, rootfs, "bench-" + std::to_string(i)));
+    TarmacSample s = tarmac_once(runtime, rootfs, "bench-" + std::to_string(i));
+    total.push_back(s.total);
+    create.push_back(s.create);
+    wait.push_back(s.wait);
+    destroy.push_back(s.destroy);
   }
-  return samples;
+  return {stats_of(total), stats_of(create), stats_of(wait), stats_of(destroy)};
 }
 
 struct ProcMemory {
@@ -510,6 +523,8 @@ UniqueFd crun_mount_namespace(std::string* note) {
   pid_t pid = ::fork();
   if (pid < 0) die(std::string("fork: ") + std::strerror(errno));
   if (pid == 0) {
+    ::close(ready[0]);
+    ::close(release[1]);  // else the read below never sees the parent close its end
     // Slave, not private: mounts made on the host later still show up inside.
     int err = 0;
     if (::unshare(CLONE_NEWNS) != 0 ||
@@ -665,7 +680,20 @@ struct Row {
 
 const char* verdict(bool pass) { return pass ? "PASS" : "MISS"; }
 
-void print_report(const Flags& flags, const std::vector<Row>& rows, const IdleMemory& idle,
+// The floor on this machine: fork, exec and wait of the same /bin/true with no isolation.
+Stats bench_bare(const std::string& rootfs, const Flags& flags) {
+  UniqueFd null_fd(::open("/dev/null", O_RDWR | O_CLOEXEC));
+  std::vector<double> samples;
+  for (int i = 0; i < flags.warmup + flags.iterations; ++i) {
+    auto start = Clock::now();
+    spawn_and_wait({rootfs + "/bin/busybox", "true"}, null_fd.get(), null_fd.get());
+    if (i >= flags.warmup) samples.push_back(ms_since(start));
+  }
+  return stats_of(samples);
+}
+
+void print_report(const Flags& flags, const std::vector<Row>& rows, const TarmacResult& tarmac,
+                  const Stats& bare, const IdleMemory& idle,
                   const std::vector<std::pair<std::string, std::vector<int>>>& oci_idle) {
   const Stats& base = rows.front().stats;
   std::printf(
@@ -678,6 +706,15 @@ void print_report(const Flags& flags, const std::vector<Row>& rows, const IdleMe
     std::printf("%-8s %10.2f %10.2f %10.2f %10.2f %10.2f %13.2fx %11.2fx\n", r.name.c_str(),
                 r.stats.median, r.stats.p90, r.stats.mean, r.stats.min, r.stats.max,
                 r.stats.median / base.median, r.stats.mean / base.mean);
+  std::printf(
+      "tarmac by phase, median (p90) ms: create %.2f (%.2f), wait %.2f (%.2f), "
+      "destroy %.2f (%.2f)\n",
+      tarmac.create.median, tarmac.create.p90, tarmac.wait.median, tarmac.wait.p90,
+      tarmac.destroy.median, tarmac.destroy.p90);
+  std::printf(
+      "no isolation at all (fork + exec + wait of the same /bin/true), the floor on this "
+      "machine: median %.2f ms, p90 %.2f ms\n",
+      bare.median, bare.p90);
 
   if (idle.count > 0) {
     std::printf(
@@ -763,7 +800,8 @@ int run(int argc, char** argv) {
   std::vector<Row> rows;
   std::printf("tarmac: %d runs...\n", flags.iterations);
   std::fflush(stdout);
-  rows.push_back({"tarmac", stats_of(bench_tarmac(*g_state.runtime, rootfs, flags))});
+  TarmacResult tarmac = bench_tarmac(*g_state.runtime, rootfs, flags);
+  rows.push_back({"tarmac", tarmac.total});
 
   std::vector<OciTool> tools;
   tools.reserve(2);
@@ -788,7 +826,8 @@ int run(int argc, char** argv) {
       oci_idle.emplace_back(tool.name(), tool.idle_extra_processes(rootfs, flags.idle));
   }
 
-  print_report(flags, rows, idle, oci_idle);
+  Stats bare = bench_bare(rootfs, flags);
+  print_report(flags, rows, tarmac, bare, idle, oci_idle);
   cleanup();
   return 0;
 }

@@ -204,5 +204,50 @@ TEST_F(BpmTest, UnknownProcess) {
   EXPECT_NE(o.err.find("process \"two\" not present"), std::string::npos) << o.err;
 }
 
+// logs shows the last lines of stdout, -e of stderr, -a of both, -q without headers.
+TEST_F(BpmTest, LogsFlags) {
+  job("chatty", "processes:\n- name: chatty\n  executable: /var/vcap/jobs/chatty/bin/run\n",
+      {{"run", "for i in 1 2 3; do echo out-$i; echo err-$i >&2; done\n"}});
+  ASSERT_EQ(bpm({"run", "chatty"}).code, 0);
+  EXPECT_EQ(bpm({"logs", "chatty", "-n", "2"}).out, "out-2\nout-3\n");
+  EXPECT_EQ(bpm({"logs", "chatty", "-e", "-n", "1"}).out, "err-3\n");
+  Output both = bpm({"logs", "chatty", "-a", "-n", "1"});
+  EXPECT_NE(both.out.find("==> " + path("/sys/log/chatty/chatty.stdout.log")), std::string::npos)
+      << both.out;
+  EXPECT_NE(both.out.find("err-3"), std::string::npos);
+  Output quiet = bpm({"logs", "chatty", "-a", "-q", "-n", "1"});
+  EXPECT_EQ(quiet.out, "out-3\nerr-3\n");
+  EXPECT_NE(bpm({"logs", "nosuchjob"}).code, 0);
+}
+
+// shell runs a shell inside the running process's container (its pid namespace, as vcap).
+TEST_F(BpmTest, ShellJoinsTheContainer) {
+  job("host", "processes:\n- name: host\n  executable: /var/vcap/jobs/host/bin/run\n",
+      {{"run", "exec sleep 1000\n"}});
+  ASSERT_EQ(bpm({"start", "host"}).code, 0);
+  std::string out;
+  int code = run_host("echo 'echo marker-$(id -un)-$(cat /proc/1/comm); exit 4' | BPM_BOSH_ROOT=" +
+                          root_.path() + " " + bin_dir() + "/bpm shell host",
+                      &out);
+  EXPECT_EQ(code, 4);
+  EXPECT_NE(out.find("marker-vcap-tarmac-init"), std::string::npos) << out;
+  ASSERT_EQ(bpm({"stop", "host"}).code, 0);
+  EXPECT_NE(bpm({"shell", "host"}).code, 0);
+}
+
+// trace attaches strace to the running process.
+TEST_F(BpmTest, TraceAttaches) {
+  if (run_host("command -v strace >/dev/null") != 0) GTEST_SKIP() << "strace not installed";
+  job("traced", "processes:\n- name: traced\n  executable: /var/vcap/jobs/traced/bin/run\n",
+      {{"run", "exec sleep 1000\n"}});
+  ASSERT_EQ(bpm({"start", "traced"}).code, 0);
+  std::string out;
+  run_host(
+      "BPM_BOSH_ROOT=" + root_.path() + " timeout -s INT 1 " + bin_dir() + "/bpm trace traced 2>&1",
+      &out);
+  EXPECT_NE(out.find("attached"), std::string::npos) << out;
+  ASSERT_EQ(bpm({"stop", "traced"}).code, 0);
+}
+
 }  // namespace
 }  // namespace tarmac::testing
