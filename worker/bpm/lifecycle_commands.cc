@@ -79,12 +79,17 @@ Result<Prepared> prepare(CommandContext& ctx, const JobProcess& jp) {
   return p;
 }
 
-// Clears a container whose process has ended, so the name can be used again.
-Status clear_stale(runtime::Runtime& rt, const std::string& id, ProcessStatus& st) {
-  if (st.state != ProcessStatus::State::kFailed) return {};
-  TARMAC_RETURN_IF_ERROR(st.container->destroy(), "failed to clean up stale job-process");
-  st = ProcessStatus{};
-  return {};
+// The runtime, with an ended container of the process cleared away so that the name can be
+// used again; null when the process already runs.
+Result<runtime::RuntimePtr> runtime_for_new_process(CommandContext& ctx, const Target& t) {
+  auto rt = open_runtime(ctx.paths);
+  if (!rt) return std::move(rt).error();
+  auto st = stat_process(**rt, container_id(t.job, t.process));
+  if (!st) return std::move(st).error();
+  if (st->state == ProcessStatus::State::kRunning) return runtime::RuntimePtr();
+  if (st->state == ProcessStatus::State::kFailed)
+    TARMAC_RETURN_IF_ERROR(st->container->destroy(), "failed to clean up stale job-process");
+  return rt;
 }
 
 // Copies what the process writes to both its log and our own stream, as bpm run does.
@@ -108,13 +113,9 @@ int start_command(CommandContext& ctx, const Target& t) {
   if (!lock) return fail(ctx, lock.error());
   auto pc = load_process(ctx.paths, t);
   if (!pc) return fail(ctx, pc.error());
-  auto rt = open_runtime(ctx.paths);
+  auto rt = runtime_for_new_process(ctx, t);
   if (!rt) return fail(ctx, rt.error());
-  std::string id = container_id(t.job, t.process);
-  auto st = stat_process(**rt, id);
-  if (!st) return fail(ctx, st.error());
-  if (st->state == ProcessStatus::State::kRunning) return 0;
-  if (auto s = clear_stale(**rt, id, *st); !s) return fail(ctx, s.error());
+  if (!*rt) return 0;  // already running: nothing to do, as bpm
 
   JobProcess jp{t.job, *pc, {}};
   auto prepared = prepare(ctx, jp);
@@ -177,13 +178,9 @@ int run_command(CommandContext& ctx, const Target& t, const std::vector<std::str
     if (kv.find('=') == std::string::npos || kv[0] == '=')
       return fail(ctx, Error("-e " + kv + ": expected KEY=VALUE"));
 
-  auto rt = open_runtime(ctx.paths);
+  auto rt = runtime_for_new_process(ctx, t);
   if (!rt) return fail(ctx, rt.error());
-  std::string id = container_id(t.job, t.process);
-  auto st = stat_process(**rt, id);
-  if (!st) return fail(ctx, st.error());
-  if (st->state == ProcessStatus::State::kRunning) return 0;
-  if (auto s = clear_stale(**rt, id, *st); !s) return fail(ctx, s.error());
+  if (!*rt) return 0;  // already running: nothing to do, as bpm
 
   auto prepared = prepare(ctx, jp);
   if (!prepared) return fail(ctx, prepared.error());
