@@ -196,6 +196,19 @@ TEST_F(BpmTest, BrokenConfigNamesTheField) {
   EXPECT_NE(o.err.find(":5"), std::string::npos) << o.err;
 }
 
+// The pre_start hook runs on the host, as root, before the process, with its environment.
+TEST_F(BpmTest, PreStartHookRuns) {
+  std::string marker = path("/hook-ran");
+  job("hooked",
+      "processes:\n- name: hooked\n  executable: /bin/true\n  env:\n    MARK: " + marker +
+          "\n  hooks:\n    pre_start: " + path("/jobs/hooked/bin/pre") + "\n",
+      {{"pre", "id -u > \"$MARK\"; echo hook-output\n"}});
+  Output o = bpm({"run", "hooked"});
+  EXPECT_EQ(o.code, 0) << o.err;
+  EXPECT_EQ(*fs::read_file(marker), "0\n");
+  EXPECT_EQ(*fs::read_file(path("/sys/log/hooked/hooked.stdout.log")), "hook-output\n");
+}
+
 // An unknown process name is refused with bpm's message.
 TEST_F(BpmTest, UnknownProcess) {
   job("one", "processes:\n- name: one\n  executable: /bin/true\n", {});
