@@ -92,6 +92,34 @@ TEST_F(RuntimeTest, RestartedCallerFindsItsContainers) {
   ASSERT_TRUE((*found)->destroy().ok());
 }
 
+// A container left "creating" is reported as such while its creator lives, and removed
+// whole once the creator is dead.
+TEST_F(RuntimeTest, HalfCreatedContainerOnlyRemovedWhenCreatorIsDead) {
+  std::string dir = run_dir_.path() + "/" + id();
+  ASSERT_TRUE(fs::make_dirs(dir).ok());
+  auto self = runtime::read_proc_stat(::getpid());
+  ASSERT_TRUE(self.ok() && self->has_value());
+  std::string cgroup = test_runtime_options("").cgroup_parent + "/" + id();
+  std::string alive = "{\"id\":\"" + id() + "\",\"status\":\"creating\",\"cgroup\":\"" + cgroup +
+                      "\",\"creatorPid\":" + std::to_string(::getpid()) +
+                      ",\"creatorStartTime\":\"" + std::to_string((*self)->start_time) + "\"}";
+  ASSERT_TRUE(fs::write_file(dir + "/state.json", alive).ok());
+  ASSERT_TRUE(fs::write_file(dir + "/exit", "").ok());
+  auto busy = runtime_->find(id());
+  ASSERT_FALSE(busy.ok());
+  EXPECT_EQ(busy.error().errnum(), EAGAIN);
+  EXPECT_TRUE(fs::exists(dir));
+
+  std::string dead = "{\"id\":\"" + id() + "\",\"status\":\"creating\",\"cgroup\":\"" + cgroup +
+                     "\",\"creatorPid\":" + std::to_string(::getpid()) +
+                     ",\"creatorStartTime\":\"1\"}";
+  ASSERT_TRUE(fs::write_file(dir + "/state.json", dead).ok());
+  auto gone = runtime_->find(id());
+  ASSERT_FALSE(gone.ok());
+  EXPECT_EQ(gone.error().errnum(), ENOENT);
+  EXPECT_FALSE(fs::exists(dir));
+}
+
 // An executable that does not exist is an error naming it and its errno; nothing remains.
 TEST_F(RuntimeTest, MissingExecutableIsAnErrorAndLeavesNothing) {
   auto made = runtime_->create(spec({"/no/such/program"}), {});

@@ -28,6 +28,8 @@ const char* state_name(ProcessStatus::State s) {
       return "running";
     case ProcessStatus::State::kFailed:
       return "failed";
+    case ProcessStatus::State::kCreating:
+      return "creating";
     case ProcessStatus::State::kStopped:
       break;
   }
@@ -39,6 +41,10 @@ Result<ProcessStatus> stat_process(runtime::Runtime& rt, const std::string& cont
   auto found = rt.find(container_id);
   if (!found) {
     if (found.error().errnum() == ENOENT) return st;
+    if (found.error().errnum() == EAGAIN) {
+      st.state = ProcessStatus::State::kCreating;
+      return st;
+    }
     return std::move(found).error();
   }
   auto ended = (*found)->poll();

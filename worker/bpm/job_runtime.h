@@ -17,7 +17,7 @@ Result<ProcessConfig> load_process(const BoshPaths& paths, const Target& t);
 
 // bpm's three states: no container; a container whose process runs; one whose process ended.
 struct ProcessStatus {
-  enum class State { kStopped, kRunning, kFailed };
+  enum class State { kStopped, kCreating, kRunning, kFailed };
   State state = State::kStopped;
   pid_t pid = 0;
   runtime::ContainerPtr container;  // unless stopped

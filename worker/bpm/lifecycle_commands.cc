@@ -87,6 +87,8 @@ Result<runtime::RuntimePtr> runtime_for_new_process(CommandContext& ctx, const T
   auto st = stat_process(**rt, container_id(t.job, t.process));
   if (!st) return std::move(st).error();
   if (st->state == ProcessStatus::State::kRunning) return runtime::RuntimePtr();
+  if (st->state == ProcessStatus::State::kCreating)
+    return Error("process " + t.process + " is being created by another caller");
   if (st->state == ProcessStatus::State::kFailed)
     TARMAC_RETURN_IF_ERROR(st->container->destroy(), "failed to clean up stale job-process");
   return rt;
@@ -137,6 +139,8 @@ int stop_command(CommandContext& ctx, const Target& t) {
   if (!st) return fail(ctx, st.error());
   ::unlink(ctx.paths.pid_file(t.job, t.process).c_str());
   if (st->state == ProcessStatus::State::kStopped) return 0;  // already stopped
+  if (st->state == ProcessStatus::State::kCreating)
+    return fail(ctx, Error("process " + t.process + " is being created by another caller"));
   runtime::Container& c = *st->container;
   if (st->state == ProcessStatus::State::kRunning) {
     // bpm's sequence, sized for monit's 30 s: the shutdown signal and 15 s, then SIGQUIT

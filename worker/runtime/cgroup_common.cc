@@ -11,6 +11,15 @@
 
 namespace tarmac::runtime {
 
+Status check_cgroup_name(const std::string& name) {
+  bool bad = name.empty() || name[0] == '/' || name.back() == '/';
+  std::istringstream parts(name);
+  std::string part;
+  while (!bad && std::getline(parts, part, '/')) bad = part.empty() || part == "." || part == "..";
+  if (bad) return Error("cgroup name \"" + name + "\": expected a relative path like tarmac/<id>");
+  return {};
+}
+
 Result<std::vector<pid_t>> read_pids(const std::string& procs_file) {
   auto text = fs::read_file(procs_file);
   if (!text) return std::move(text).error();

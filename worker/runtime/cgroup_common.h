@@ -10,6 +10,10 @@
 
 namespace tarmac::runtime {
 
+// Refuses a name that is empty, absolute or has "." or ".." parts: it would reach a cgroup
+// outside the container's (the root's processes are the host's).
+Status check_cgroup_name(const std::string& name);
+
 // Pids listed in a cgroup.procs file.
 Result<std::vector<pid_t>> read_pids(const std::string& procs_file);
 

@@ -78,6 +78,9 @@ TEST_F(CgroupV2Fake, OomKillsAndOpen) {
       fs::write_file(root_ + "/c2/memory.events", "low 0\nhigh 0\nmax 3\noom 1\noom_kill 2\n")
           .ok());
   EXPECT_EQ(*(*cg)->oom_kills(), 2u);
+  // Names that could reach a cgroup outside the container's are refused before any access.
+  for (const char* bad : {"", "/abs", "a/../..", "..", "a//b", "a/"})
+    EXPECT_FALSE((*d)->open(bad).ok()) << bad;
   auto missing = (*d)->open("nope");
   ASSERT_FALSE(missing.ok());
   EXPECT_NE(missing.error().message().find(root_ + "/nope"), std::string::npos);

@@ -133,6 +133,7 @@ class CgroupV1Driver final : public CgroupDriver {
   std::string version() const override { return "v1"; }
 
   Result<CgroupPtr> create(const std::string& name) override {
+    TARMAC_RETURN_IF_ERROR(check_cgroup_name(name), "create");
     std::map<std::string, std::string> dirs;
     for (const std::string& h : hierarchies_) {
       std::string dir = root_ + "/" + h + "/" + name;
@@ -143,6 +144,7 @@ class CgroupV1Driver final : public CgroupDriver {
   }
 
   Result<CgroupPtr> open(const std::string& name) override {
+    TARMAC_RETURN_IF_ERROR(check_cgroup_name(name), "open");
     std::map<std::string, std::string> dirs;
     for (const std::string& h : hierarchies_) {
       std::string dir = root_ + "/" + h + "/" + name;

@@ -67,6 +67,7 @@ class CgroupV2Driver final : public CgroupDriver {
   std::string version() const override { return "v2"; }
 
   Result<CgroupPtr> create(const std::string& name) override {
+    TARMAC_RETURN_IF_ERROR(check_cgroup_name(name), "create");
     // Enable the controllers from the root down so the leaf gets its knobs.
     std::string dir = root_;
     std::istringstream parts(name);
@@ -81,6 +82,7 @@ class CgroupV2Driver final : public CgroupDriver {
   }
 
   Result<CgroupPtr> open(const std::string& name) override {
+    TARMAC_RETURN_IF_ERROR(check_cgroup_name(name), "open");
     std::string dir = root_ + "/" + name;
     if (!fs::exists(dir)) return Error("cgroup " + dir + " does not exist", ENOENT);
     return CgroupPtr(std::make_unique<CgroupV2>(dir));

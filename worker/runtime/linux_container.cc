@@ -29,6 +29,7 @@ void LinuxContainer::reap() {
 }
 
 Result<bool> LinuxContainer::wait_init(std::optional<std::chrono::milliseconds> timeout) {
+  if (state_.init_pid() <= 0) return true;  // never started
   auto fd = open_pidfd(state_.init_pid(), state_.init_start_time());
   if (!fd) return std::move(fd).error().wrap("wait for container " + id());
   if (!fd->valid()) {
@@ -95,7 +96,7 @@ Status LinuxContainer::signal(int sig) {
 
 Status LinuxContainer::kill_everything() {
   // Init first: in its own pid namespace its death takes every process with it.
-  if (process_alive(state_.init_pid(), state_.init_start_time()))
+  if (state_.init_pid() > 0 && process_alive(state_.init_pid(), state_.init_start_time()))
     ::kill(state_.init_pid(), SIGKILL);
   if (cgroup_) TARMAC_RETURN_IF_ERROR(cgroup_->kill_all(), "kill container " + id());
   return {};

@@ -71,10 +71,17 @@ class LinuxRuntime final : public Runtime {
     TARMAC_RETURN_IF_ERROR(validate_container_id(id), "find");
     auto state = store_.load(id);
     if (!state) return std::move(state).error();
-    auto cgroup = cgroups_->open(state->cgroup());
-    CgroupPtr cg = cgroup ? std::move(*cgroup) : nullptr;
+    // Only ever a cgroup under our parent: a damaged state must never name the root cgroup,
+    // whose every process kill_all would then kill.
+    CgroupPtr cg;
+    if (state->cgroup() == cgroup_name(id)) {
+      auto cgroup = cgroups_->open(state->cgroup());
+      if (cgroup) cg = std::move(*cgroup);
+    }
     auto container = std::make_unique<LinuxContainer>(store_, seccomp_, *state, std::move(cg));
     if (state->status() == "creating") {
+      if (process_alive(state->creator_pid(), state->creator_start_time()))
+        return Error("container \"" + id + "\" is being created", EAGAIN);
       // Its creator died midway: nothing can finish it, so take it down whole.
       TARMAC_RETURN_IF_ERROR(container->destroy(), "find " + id);
       return Error("container \"" + id + "\" was left half-created by a crashed caller; removed",
@@ -126,6 +133,9 @@ class LinuxRuntime final : public Runtime {
     state.set_privileged(spec.privileged);
     for (const std::string& cap : spec.capabilities) state.add_capabilities(cap);
     state.set_seccomp(spec.seccomp);
+    state.set_creator_pid(::getpid());
+    if (auto self = read_proc_stat(::getpid()); self && self->has_value())
+      state.set_creator_start_time((*self)->start_time);
     TARMAC_RETURN_IF_ERROR(store_.save(state), "state");
 
     auto cg = cgroups_->create(cgroup_name(spec.id));
