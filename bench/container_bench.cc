@@ -671,23 +671,6 @@ class OciTool {
   UniqueFd null_fd_;
 };
 
-// The floor under every runtime: fork/exec/wait of the same static /bin/true on the host, with
-// no isolation at all, timed the same way.
-std::vector<double> bench_floor(const std::string& true_path, const Flags& flags) {
-  UniqueFd null_fd(::open("/dev/null", O_RDWR | O_CLOEXEC));
-  if (!null_fd) die(std::string("open /dev/null: ") + std::strerror(errno));
-  std::vector<double> samples;
-  for (int i = -flags.warmup; i < flags.iterations; ++i) {
-    check_interrupted();
-    auto start = Clock::now();
-    int status = spawn_and_wait({true_path}, null_fd.get(), null_fd.get());
-    double ms = ms_since(start);
-    if (status != 0) die(true_path + " on the host " + describe_wait(status));
-    if (i >= 0) samples.push_back(ms);
-  }
-  return samples;
-}
-
 // ---- report ----
 
 struct Row {
@@ -723,8 +706,6 @@ void print_report(const Flags& flags, const std::vector<Row>& rows, const Tarmac
     std::printf("%-8s %10.2f %10.2f %10.2f %10.2f %10.2f %13.2fx %11.2fx\n", r.name.c_str(),
                 r.stats.median, r.stats.p90, r.stats.mean, r.stats.min, r.stats.max,
                 r.stats.median / base.median, r.stats.mean / base.mean);
-  std::printf(
-      "floor = fork/exec/wait of the rootfs's static /bin/true on the host, no isolation\n");
   std::printf(
       "tarmac by phase, median (p90) ms: create %.2f (%.2f), wait %.2f (%.2f), "
       "destroy %.2f (%.2f)\n",
@@ -834,9 +815,6 @@ int run(int argc, char** argv) {
     std::fflush(stdout);
     rows.push_back({tool.name(), stats_of(tool.bench(bundle, flags))});
   }
-  std::printf("floor: %d runs...\n", flags.iterations);
-  std::fflush(stdout);
-  rows.push_back({"floor", stats_of(bench_floor(rootfs + "/bin/true", flags))});
 
   IdleMemory idle;
   std::vector<std::pair<std::string, std::vector<int>>> oci_idle;

@@ -86,6 +86,36 @@ TEST_F(CgroupV2Fake, OomKillsAndOpen) {
   EXPECT_NE(missing.error().message().find(root_ + "/nope"), std::string::npos);
 }
 
+// A real cgroup2 mount: membership and cgroup.kill. Hosts with v1 controllers often still
+// mount an (empty) cgroup2 at /sys/fs/cgroup/unified, enough for this part of the driver.
+TEST(CgroupV2Real, MembershipAndCgroupKill) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to create cgroups";
+  std::string root =
+      fs::exists("/sys/fs/cgroup/cgroup.controllers") ? "/sys/fs/cgroup" : "/sys/fs/cgroup/unified";
+  if (!fs::exists(root + "/cgroup.controllers")) GTEST_SKIP() << "no cgroup2 mount on this host";
+  auto d = make_cgroup_v2_driver(root);
+  ASSERT_TRUE(d.ok()) << d.error().what();
+  std::string name = "tarmac-test-" + std::to_string(::getpid());
+  auto cg = (*d)->create(name + "/c");
+  ASSERT_TRUE(cg.ok()) << cg.error().what();
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::pause();
+    ::_exit(0);
+  }
+  ASSERT_TRUE((*cg)->add_process(pid).ok());
+  auto pids = (*cg)->processes();
+  ASSERT_TRUE(pids.ok());
+  EXPECT_EQ(*pids, std::vector<pid_t>{pid});
+  ASSERT_TRUE((*cg)->kill_all().ok());
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+  EXPECT_TRUE((*cg)->destroy().ok());
+  ::rmdir((root + "/" + name).c_str());
+  EXPECT_FALSE(fs::exists(root + "/" + name));
+}
+
 // On this host (cgroup v1): real limits, membership, OOM kill count, device rules, kill_all.
 class CgroupV1Real : public ::testing::Test {
  protected:
