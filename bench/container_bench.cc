@@ -20,6 +20,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <numeric>
 #include <optional>
@@ -57,6 +58,7 @@ struct Flags {
   int warmup = 3;
   bool skip_crun = false;
   bool skip_runc = false;
+  bool interleave = false;
 };
 
 // Everything the benchmark made, so that cleanup() can take it down on any exit path.
@@ -184,11 +186,13 @@ void ok_or_die(const Status& s, const std::string& context) {
 void usage_and_exit(int code) {
   std::fprintf(code ? stderr : stdout,
                "usage: bench_container_bench [--iterations N] [--idle K] [--warmup W]\n"
-               "                             [--skip-crun] [--skip-runc]\n"
+               "                             [--skip-crun] [--skip-runc] [--interleave]\n"
                "  --iterations N  timed create/wait/destroy runs per runtime (default 200)\n"
                "  --idle K        idle `sleep 1000` containers for the memory figure (default 20;"
                " 0 skips)\n"
-               "  --warmup W      untimed runs per runtime first (default 3)\n");
+               "  --warmup W      untimed runs per runtime first (default 3)\n"
+               "  --interleave    one run of each runtime per iteration instead of one runtime\n"
+               "                  after the other\n");
   std::exit(code);
 }
 
@@ -214,6 +218,8 @@ Flags parse_flags(int argc, char** argv) {
       f.warmup = number(i, "--warmup");
     } else if (a == "--skip-crun") {
       f.skip_crun = true;
+    } else if (a == "--interleave") {
+      f.interleave = true;
     } else if (a == "--skip-runc") {
       f.skip_runc = true;
     } else if (a == "-h" || a == "--help") {
@@ -341,22 +347,19 @@ struct TarmacResult {
   Stats total, create, wait, destroy;
 };
 
-TarmacResult bench_tarmac(rt::Runtime& runtime, const std::string& rootfs, const Flags& flags) {
-  for (int i = 0; i < flags.warmup; ++i) {
-    check_interrupted();
-    tarmac_once(runtime, rootfs, "warm-" + std::to_string(i));
-  }
+struct TarmacSamples {
   std::vector<double> total, create, wait, destroy;
-  for (int i = 0; i < flags.iterations; ++i) {
-    check_interrupted();
-    TarmacSample s = tarmac_once(runtime, rootfs, "bench-" + std::to_string(i));
+
+  void add(const TarmacSample& s) {
     total.push_back(s.total);
     create.push_back(s.create);
     wait.push_back(s.wait);
     destroy.push_back(s.destroy);
   }
-  return {stats_of(total), stats_of(create), stats_of(wait), stats_of(destroy)};
-}
+  TarmacResult stats() const {
+    return {stats_of(total), stats_of(create), stats_of(wait), stats_of(destroy)};
+  }
+};
 
 struct ProcMemory {
   int64_t pss_kib = -1;  // -1 where smaps_rollup is unavailable
@@ -585,21 +588,25 @@ class OciTool {
 
   const std::string& name() const { return name_; }
 
-  // `run` in the foreground of /bin/true: the first run keeps stderr and must succeed, so that
-  // a bundle the tool rejects is never timed.
-  std::vector<double> bench(const std::string& bundle, const Flags& flags) {
-    check_first_run(bundle);
-    for (int i = 0; i < flags.warmup; ++i) {
-      check_interrupted();
-      run_timed(bundle, "warm-" + std::to_string(i));
-    }
-    std::vector<double> samples;
-    samples.reserve(flags.iterations);
-    for (int i = 0; i < flags.iterations; ++i) {
-      check_interrupted();
-      samples.push_back(run_timed(bundle, "bench-" + std::to_string(i)));
-    }
-    return samples;
+  // The first `run` of `bundle` keeps stderr and must succeed, so that a bundle the tool
+  // rejects is never timed.
+  void check_first_run(const std::string& bundle) {
+    int status =
+        run_with_stderr_file({binary_, "--root", root_, "run", "--bundle", bundle, "check"});
+    if (status != 0)
+      die(name_ + " run of /bin/true " + describe_wait(status) + "; its stderr:\n" + read_errors());
+  }
+
+  // One `run` of `bundle` in the foreground, timed from fork until the tool has exited.
+  double run_timed(const std::string& bundle, const std::string& id) {
+    std::vector<std::string> argv = {binary_, "--root", root_, "run", "--bundle", bundle, id};
+    auto start = Clock::now();
+    int status = spawn_and_wait(argv, null_fd_.get(), null_fd_.get(), mnt_ns_);
+    double ms = ms_since(start);
+    if (status != 0)
+      die(name_ + " run " + id + " " + describe_wait(status) +
+          " (the check run succeeded; rerun with fewer iterations to see why)");
+    return ms;
   }
 
   // `run --detach` of `count` sleeping containers (one bundle each, for distinct cgroups):
@@ -632,24 +639,6 @@ class OciTool {
   }
 
  private:
-  void check_first_run(const std::string& bundle) {
-    std::string id = "check";
-    int status = run_with_stderr_file({binary_, "--root", root_, "run", "--bundle", bundle, id});
-    if (status != 0)
-      die(name_ + " run of /bin/true " + describe_wait(status) + "; its stderr:\n" + read_errors());
-  }
-
-  double run_timed(const std::string& bundle, const std::string& id) {
-    std::vector<std::string> argv = {binary_, "--root", root_, "run", "--bundle", bundle, id};
-    auto start = Clock::now();
-    int status = spawn_and_wait(argv, null_fd_.get(), null_fd_.get(), mnt_ns_);
-    double ms = ms_since(start);
-    if (status != 0)
-      die(name_ + " run " + id + " " + describe_wait(status) +
-          " (the check run succeeded; rerun with fewer iterations to see why)");
-    return ms;
-  }
-
   int run_with_stderr_file(const std::vector<std::string>& argv) {
     int fd = ::open(errors_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) die("open " + errors_ + ": " + std::strerror(errno));
@@ -681,15 +670,12 @@ struct Row {
 const char* verdict(bool pass) { return pass ? "PASS" : "MISS"; }
 
 // The floor on this machine: fork, exec and wait of the same /bin/true with no isolation.
-Stats bench_bare(const std::string& rootfs, const Flags& flags) {
-  UniqueFd null_fd(::open("/dev/null", O_RDWR | O_CLOEXEC));
-  std::vector<double> samples;
-  for (int i = 0; i < flags.warmup + flags.iterations; ++i) {
-    auto start = Clock::now();
-    spawn_and_wait({rootfs + "/bin/busybox", "true"}, null_fd.get(), null_fd.get());
-    if (i >= flags.warmup) samples.push_back(ms_since(start));
-  }
-  return stats_of(samples);
+double bare_once(const std::string& rootfs, int null_fd) {
+  auto start = Clock::now();
+  int status = spawn_and_wait({rootfs + "/bin/busybox", "true"}, null_fd, null_fd);
+  double ms = ms_since(start);
+  if (status != 0) die("busybox true on the host " + describe_wait(status));
+  return ms;
 }
 
 void print_report(const Flags& flags, const std::vector<Row>& rows, const TarmacResult& tarmac,
@@ -698,8 +684,8 @@ void print_report(const Flags& flags, const std::vector<Row>& rows, const Tarmac
   const Stats& base = rows.front().stats;
   std::printf(
       "\nstart latency: create → wait → destroy of /bin/true, %d iterations each "
-      "(after %d warm-up runs)\n\n",
-      flags.iterations, flags.warmup);
+      "(after %d warm-up runs)%s\n\n",
+      flags.iterations, flags.warmup, flags.interleave ? ", interleaved" : "");
   std::printf("%-8s %10s %10s %10s %10s %10s %14s %12s\n", "runtime", "median ms", "p90 ms",
               "mean ms", "min ms", "max ms", "median/tarmac", "mean/tarmac");
   for (const Row& r : rows)
@@ -797,24 +783,66 @@ int run(int argc, char** argv) {
   options.init_path = init_path;
   g_state.runtime = value_or_die(rt::make_runtime(options), "make_runtime");
 
-  std::vector<Row> rows;
-  std::printf("tarmac: %d runs...\n", flags.iterations);
-  std::fflush(stdout);
-  TarmacResult tarmac = bench_tarmac(*g_state.runtime, rootfs, flags);
-  rows.push_back({"tarmac", tarmac.total});
-
   std::vector<OciTool> tools;
   tools.reserve(2);
   if (crun) tools.emplace_back("crun", *crun, tmp, g_state.crun_mnt_ns.get());
   if (runc) tools.emplace_back("runc", *runc, tmp, -1);
+  std::vector<std::string> bundles;
   for (OciTool& tool : tools) {
     std::string cgroup = std::string("/") + kCgroupParent + "/" + tool.name() + "-true";
-    std::string bundle = write_bundle(tmp + "/" + tool.name() + "-bundle",
-                                      oci_config(rootfs, {"/bin/true"}, cgroup));
-    std::printf("%s: %d runs...\n", tool.name().c_str(), flags.iterations);
-    std::fflush(stdout);
-    rows.push_back({tool.name(), stats_of(tool.bench(bundle, flags))});
+    bundles.push_back(write_bundle(tmp + "/" + tool.name() + "-bundle",
+                                   oci_config(rootfs, {"/bin/true"}, cgroup)));
+    tool.check_first_run(bundles.back());
   }
+  UniqueFd null_fd(::open("/dev/null", O_RDWR | O_CLOEXEC));
+  if (!null_fd) die(std::string("open /dev/null: ") + std::strerror(errno));
+
+  // Each runtime as a callable of one run (id, timed) returning its milliseconds; the floor last.
+  struct Runner {
+    std::string name;
+    std::function<double(const std::string& id, bool timed)> run;
+    std::vector<double> samples = {};
+  };
+  TarmacSamples tarmac_samples;
+  std::vector<Runner> runners;
+  runners.push_back({"tarmac", [&](const std::string& id, bool timed) {
+                       TarmacSample t = tarmac_once(*g_state.runtime, rootfs, id);
+                       if (timed) tarmac_samples.add(t);
+                       return t.total;
+                     }});
+  for (size_t k = 0; k < tools.size(); ++k)
+    runners.push_back({tools[k].name(), [&, k](const std::string& id, bool) {
+                         return tools[k].run_timed(bundles[k], id);
+                       }});
+  runners.push_back(
+      {"floor", [&](const std::string&, bool) { return bare_once(rootfs, null_fd.get()); }});
+  auto run_once = [&](Runner& r, int i) {
+    check_interrupted();
+    bool timed = i >= 0;
+    double ms = r.run(timed ? "bench-" + std::to_string(i) : "warm-" + std::to_string(-i), timed);
+    if (timed) r.samples.push_back(ms);
+  };
+  if (flags.interleave) {
+    // One run of each per iteration: load from other processes then hits every runtime alike,
+    // but each also pays for the asynchronous teardown (netns, cgroups) of the one before.
+    std::printf("start latency: %d warm-up + %d timed runs of each, interleaved...\n", flags.warmup,
+                flags.iterations);
+    std::fflush(stdout);
+    for (int i = -flags.warmup; i < flags.iterations; ++i)
+      for (Runner& r : runners) run_once(r, i);
+  } else {
+    for (Runner& r : runners) {
+      std::printf("%s: %d warm-up + %d timed runs...\n", r.name.c_str(), flags.warmup,
+                  flags.iterations);
+      std::fflush(stdout);
+      for (int i = -flags.warmup; i < flags.iterations; ++i) run_once(r, i);
+    }
+  }
+  TarmacResult tarmac = tarmac_samples.stats();
+  std::vector<Row> rows = {{"tarmac", tarmac.total}};
+  for (size_t k = 0; k < tools.size(); ++k)
+    rows.push_back({tools[k].name(), stats_of(runners[k + 1].samples)});
+  Stats bare = stats_of(runners.back().samples);
 
   IdleMemory idle;
   std::vector<std::pair<std::string, std::vector<int>>> oci_idle;
@@ -826,7 +854,6 @@ int run(int argc, char** argv) {
       oci_idle.emplace_back(tool.name(), tool.idle_extra_processes(rootfs, flags.idle));
   }
 
-  Stats bare = bench_bare(rootfs, flags);
   print_report(flags, rows, tarmac, bare, idle, oci_idle);
   cleanup();
   return 0;

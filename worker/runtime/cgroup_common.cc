@@ -61,7 +61,10 @@ Status kill_until_empty(const std::string& procs_file, std::chrono::milliseconds
     if (pids->empty()) return {};
     if (std::chrono::steady_clock::now() > deadline) {
       std::string left;
-      for (pid_t p : *pids) left += " " + std::to_string(p);
+      for (pid_t p : *pids) {
+        left += ' ';  // appended apart: GCC 12 -O3 misreads " " + to_string as overlapping
+        left += std::to_string(p);
+      }
       return Error("kill " + procs_file + ": still running after SIGKILL:" + left);
     }
     for (pid_t p : *pids) ::kill(p, SIGKILL);
