@@ -147,22 +147,17 @@ void remount(const char* where, const char* display, unsigned long flags) {
 }
 
 void do_mount(int root, const ChildMount& m) {
-  if (m.kind == ChildMount::Kind::kSymlink || m.kind == ChildMount::Kind::kDevice) {
-    // The entry's directory is resolved inside the root like any mount point.
+  if (m.kind == ChildMount::Kind::kSymlink) {
+    // The link's directory is resolved inside the root like any mount point.
     char dir[4096];
     const char* slash = std::strrchr(m.target, '/');
     size_t len = static_cast<size_t>(slash - m.target);
-    if (len >= sizeof dir) fail("create", m.target, ENAMETOOLONG);
+    if (len >= sizeof dir) fail("symlink", m.target, ENAMETOOLONG);
     std::memcpy(dir, m.target, len);
     dir[len] = 0;
     int dfd = open_in_root(root, len ? dir : "/", true);
-    int r = m.kind == ChildMount::Kind::kSymlink
-                ? ::symlinkat(m.source, dfd, slash + 1)
-                : ::mknodat(dfd, slash + 1, S_IFCHR | 0666, m.device);
-    if (r != 0 && errno != EEXIST)
-      fail(m.kind == ChildMount::Kind::kSymlink ? "symlink" : "mknod", m.target, errno);
-    // mknod applies the umask; the nodes are for everyone.
-    if (m.kind == ChildMount::Kind::kDevice) ::fchmodat(dfd, slash + 1, 0666, 0);
+    if (::symlinkat(m.source, dfd, slash + 1) != 0 && errno != EEXIST)
+      fail("symlink", m.target, errno);
     ::close(dfd);
     return;
   }

@@ -15,7 +15,7 @@ namespace tarmac::runtime {
 // One mount step of the child, with every string and flag worked out in the parent: between
 // clone and exec the child may not allocate (the parent may be multi-threaded).
 struct ChildMount {
-  enum class Kind { kBind, kFilesystem, kSymlink, kDevice };
+  enum class Kind { kBind, kFilesystem, kSymlink };
   Kind kind = Kind::kFilesystem;
   const char* source = nullptr;  // host path (bind), fs name, or symlink target
   const char* target = nullptr;  // path inside the rootfs, absolute ("/dev/pts")
@@ -24,7 +24,6 @@ struct ChildMount {
   const char* data = nullptr;
   bool target_is_dir = true;        // create a directory (or an empty file) as mount point
   unsigned long remount_flags = 0;  // a bind remount with these (MS_RDONLY, MS_NOSUID, ...)
-  dev_t device = 0;                 // kDevice: the character device to create at target
 };
 
 // Everything the cloned child does, prepared by the parent.

@@ -2,7 +2,6 @@
 
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 
 #include <algorithm>
 
@@ -59,23 +58,9 @@ void add_symlink(ChildPlan& plan, const char* link_target, const char* path) {
 void add_standard_mounts(ChildPlan& plan, const ContainerSpec& spec) {
   add_fs(plan, "proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC);
   add_fs(plan, "tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k");
-  // Nodes made in the fresh /dev are cheaper than bind mounts (and cheaper to tear down);
-  // a user namespace may not mknod, so there they are bound from the host.
-  struct Node {
-    const char* path;
-    unsigned major, minor;
-  };
-  for (Node n : {Node{"/dev/null", 1, 3}, Node{"/dev/zero", 1, 5}, Node{"/dev/full", 1, 7},
-                 Node{"/dev/random", 1, 8}, Node{"/dev/urandom", 1, 9}, Node{"/dev/tty", 5, 0}}) {
-    if (spec.namespaces.user) {
-      add_bind(plan, n.path, n.path, false, MS_BIND, 0);
-      continue;
-    }
-    ChildMount m;
-    m.kind = ChildMount::Kind::kDevice;
-    m.target = n.path;
-    m.device = makedev(n.major, n.minor);
-    plan.mounts.push_back(m);
+  for (const char* dev : {"null", "zero", "full", "random", "urandom", "tty"}) {
+    std::string path = std::string("/dev/") + dev;
+    add_bind(plan, path, path, false, MS_BIND, 0);
   }
   // gid 5 (tty) exists only where the user namespace maps it.
   bool tty_gid = !spec.namespaces.user;
