@@ -7,7 +7,13 @@ cd "$(dirname "$0")/.."
 bpm=$PWD/build/bin/bpm
 root=$(mktemp -d /tmp/tarmac-demo-XXXXXX)
 export BPM_BOSH_ROOT=$root
-trap '"$bpm" stop demo -p server >/dev/null 2>&1 || true; rm -rf "$root"' EXIT
+cleanup() {
+  "$bpm" stop demo -p server >/dev/null 2>&1 || true
+  # bpm keeps one cgroup parent per BOSH root; this root is gone with the demo.
+  rmdir /sys/fs/cgroup/*/"bpm-$(basename "$root")" /sys/fs/cgroup/"bpm-$(basename "$root")" 2>/dev/null || true
+  rm -rf "$root"
+}
+trap cleanup EXIT
 
 mkdir -p "$root/jobs/demo/config" "$root/jobs/demo/bin" "$root/packages" "$root/data/packages" "$root/store"
 cat > "$root/jobs/demo/bin/hello" <<'SH'
