@@ -11,6 +11,15 @@
 
 namespace tarmac::runtime {
 
+std::string pid_list(const std::vector<pid_t>& pids) {
+  std::string out;
+  for (pid_t p : pids) {
+    out += ' ';  // appended apart: GCC 12 -O3 misreads " " + to_string as overlapping
+    out += std::to_string(p);
+  }
+  return out;
+}
+
 Status check_cgroup_name(const std::string& name) {
   bool bad = name.empty() || name[0] == '/' || name.back() == '/';
   std::istringstream parts(name);
@@ -60,12 +69,7 @@ Status kill_until_empty(const std::string& procs_file, std::chrono::milliseconds
     }
     if (pids->empty()) return {};
     if (std::chrono::steady_clock::now() > deadline) {
-      std::string left;
-      for (pid_t p : *pids) {
-        left += ' ';  // appended apart: GCC 12 -O3 misreads " " + to_string as overlapping
-        left += std::to_string(p);
-      }
-      return Error("kill " + procs_file + ": still running after SIGKILL:" + left);
+      return Error("kill " + procs_file + ": still running after SIGKILL:" + pid_list(*pids));
     }
     for (pid_t p : *pids) ::kill(p, SIGKILL);
     std::this_thread::sleep_for(std::chrono::milliseconds(1));

@@ -14,6 +14,9 @@ namespace tarmac::runtime {
 // outside the container's (the root's processes are the host's).
 Status check_cgroup_name(const std::string& name);
 
+// " 12 34 56": pids for an error message.
+std::string pid_list(const std::vector<pid_t>& pids);
+
 // Pids listed in a cgroup.procs file.
 Result<std::vector<pid_t>> read_pids(const std::string& procs_file);
 

@@ -94,12 +94,8 @@ class CgroupV1 final : public Cgroup {
       if (!pids) return std::move(pids).error().wrap("kill");
       if (pids->empty()) return {};
       if (std::chrono::steady_clock::now() > deadline) {
-        std::string left;
-        for (pid_t p : *pids) {
-          left += ' ';  // appended apart: GCC 12 -O3 misreads " " + to_string as overlapping
-          left += std::to_string(p);
-        }
-        return Error("kill cgroup " + name_ + ": still in " + procs + " after SIGKILL:" + left);
+        return Error("kill cgroup " + name_ + ": still in " + procs +
+                     " after SIGKILL:" + pid_list(*pids));
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
