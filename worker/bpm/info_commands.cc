@@ -109,7 +109,8 @@ int list_command(CommandContext& ctx) {
   auto ids = (*rt)->list();
   for (const std::string& id : ids ? *ids : std::vector<std::string>()) {
     if (std::find(listed.begin(), listed.end(), id) != listed.end()) continue;
-    ctx.err << "extra process running: process (" << id << ") not defined\n";
+    auto name = decode_container_id(id);
+    ctx.err << "extra process running: process (" << (name ? *name : id) << ") not defined\n";
   }
   size_t w0 = 4, w1 = 3;
   for (const Row& r : rows) {
