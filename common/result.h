@@ -64,3 +64,10 @@ inline Status ok_status() { return {}; }
     if (auto tarmac_status_ = (expr); !tarmac_status_.ok())   \
       return std::move(tarmac_status_).error().wrap(context); \
   } while (0)
+
+// Returns the error of `expr` unchanged: for callees whose errors already say everything.
+#define TARMAC_TRY(expr)                                    \
+  do {                                                      \
+    if (auto tarmac_status_ = (expr); !tarmac_status_.ok()) \
+      return std::move(tarmac_status_).error();             \
+  } while (0)

@@ -1,0 +1,154 @@
+#include "baggageclaim/mounts.h"
+
+#include <fcntl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "common/fs.h"
+#include "common/unique_fd.h"
+
+namespace tarmac::baggageclaim {
+namespace {
+
+// The kernel's own explanation of a failed fsconfig ("e overlayfs: failed to ..."), if any.
+std::string fs_context_log(int fs_fd) {
+  std::string log;
+  char buf[512];
+  for (;;) {
+    ssize_t n = ::read(fs_fd, buf, sizeof(buf) - 1);
+    if (n <= 0) break;
+    if (!log.empty()) log += "; ";
+    log.append(buf, n);
+  }
+  return log;
+}
+
+Error fs_error(std::string context, int fs_fd) {
+  int saved = errno;
+  std::string log = fs_context_log(fs_fd);
+  if (!log.empty()) context += " (" + log + ")";
+  return sys_error(std::move(context), saved);
+}
+
+Status overlay_mount_legacy(const std::vector<std::string>& lowers, const std::string& upper,
+                            const std::string& work, const std::string& target) {
+  std::string options = "lowerdir=";
+  for (size_t i = 0; i < lowers.size(); ++i) {
+    if (i) options += ':';
+    options += lowers[i];
+  }
+  options += ",upperdir=" + upper + ",workdir=" + work + ",index=off";
+  if (options.size() >= static_cast<size_t>(::getpagesize()))
+    return Error("mount overlay at " + target + ": " + std::to_string(lowers.size()) +
+                 " layers make an option string over a page and this kernel lacks lowerdir+");
+  if (::mount("overlay", target.c_str(), "overlay", 0, options.c_str()) != 0)
+    return sys_error("mount overlay at " + target);
+  return ok_status();
+}
+
+}  // namespace
+
+Status bind_mount(const std::string& source, const std::string& target) {
+  if (::mount(source.c_str(), target.c_str(), nullptr, MS_BIND, nullptr) != 0)
+    return sys_error("bind mount " + source + " at " + target);
+  return ok_status();
+}
+
+Status overlay_mount(const std::vector<std::string>& lowers, const std::string& upper,
+                     const std::string& work, const std::string& target) {
+  UniqueFd fs(::fsopen("overlay", FSOPEN_CLOEXEC));
+  if (!fs) return sys_error("mount overlay at " + target + ": fsopen");
+  for (const auto& lower : lowers) {
+    if (::fsconfig(fs.get(), FSCONFIG_SET_STRING, "lowerdir+", lower.c_str(), 0) != 0) {
+      if (errno == EINVAL && &lower == &lowers.front())
+        return overlay_mount_legacy(lowers, upper, work, target);
+      return fs_error("mount overlay at " + target + ": lower layer " + lower, fs.get());
+    }
+  }
+  struct Option {
+    const char* key;
+    const char* value;
+  };
+  // index=off: the index would refuse an upper dir still referenced by a lazily detached
+  // mount of the same volume (Concourse's EBUSY, #4964).
+  for (const Option& o : {Option{"upperdir", upper.c_str()}, Option{"workdir", work.c_str()},
+                          Option{"index", "off"}}) {
+    if (::fsconfig(fs.get(), FSCONFIG_SET_STRING, o.key, o.value, 0) != 0)
+      return fs_error("mount overlay at " + target + ": " + o.key + " " + o.value, fs.get());
+  }
+  if (::fsconfig(fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0)
+    return fs_error("mount overlay at " + target, fs.get());
+  UniqueFd mnt(::fsmount(fs.get(), FSMOUNT_CLOEXEC, 0));
+  if (!mnt) return fs_error("mount overlay at " + target + ": fsmount", fs.get());
+  if (::move_mount(mnt.get(), "", AT_FDCWD, target.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0)
+    return sys_error("mount overlay at " + target + ": move_mount");
+  return ok_status();
+}
+
+Status unmount(const std::string& target) {
+  if (::umount2(target.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW) != 0 && errno != EINVAL &&
+      errno != ENOENT)
+    return sys_error("unmount " + target);
+  return ok_status();
+}
+
+Status unmount_under(const std::string& prefix) {
+  auto info = fs::read_file("/proc/self/mountinfo");
+  if (!info.ok()) return std::move(info).error().wrap("unmount under " + prefix);
+  std::vector<std::string> targets;
+  size_t pos = 0;
+  while (pos < info->size()) {
+    size_t end = info->find('\n', pos);
+    if (end == std::string::npos) end = info->size();
+    std::string line = info->substr(pos, end - pos);
+    pos = end + 1;
+    // Field 5 is the mount point, with spaces and the like octal-escaped.
+    size_t field = 0, start = 0;
+    for (int i = 0; i < 4 && start != std::string::npos; ++i) start = line.find(' ', start) + 1;
+    if (start == 0 || start >= line.size()) continue;
+    field = line.find(' ', start);
+    std::string escaped = line.substr(start, field - start), point;
+    for (size_t i = 0; i < escaped.size(); ++i) {
+      if (escaped[i] == '\\' && i + 3 < escaped.size()) {
+        point += static_cast<char>(std::stoi(escaped.substr(i + 1, 3), nullptr, 8));
+        i += 3;
+      } else {
+        point += escaped[i];
+      }
+    }
+    if (point == prefix || point.rfind(prefix + "/", 0) == 0) targets.push_back(point);
+  }
+  std::sort(targets.begin(), targets.end(),
+            [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+  for (const auto& t : targets) TARMAC_RETURN_IF_ERROR(unmount(t), "unmount under " + prefix);
+  return ok_status();
+}
+
+Result<bool> is_mount_point(const std::string& path) {
+  struct statx stx;
+  if (::statx(AT_FDCWD, path.c_str(), AT_SYMLINK_NOFOLLOW, 0, &stx) != 0)
+    return sys_error("statx " + path);
+  if (!(stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT))
+    return Error("statx " + path + ": kernel does not report mount roots");
+  return (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0;
+}
+
+bool overlay_supported(const std::string& dir) {
+  auto scratch = dir + "/.overlay-check";
+  (void)fs::remove_all(scratch);
+  bool ok = fs::make_dirs(scratch + "/lower").ok() && fs::make_dirs(scratch + "/upper").ok() &&
+            fs::make_dirs(scratch + "/work").ok() && fs::make_dirs(scratch + "/merged").ok() &&
+            overlay_mount({scratch + "/lower"}, scratch + "/upper", scratch + "/work",
+                          scratch + "/merged")
+                .ok();
+  if (ok) (void)unmount(scratch + "/merged");
+  (void)fs::remove_all(scratch);
+  return ok;
+}
+
+}  // namespace tarmac::baggageclaim

@@ -1,0 +1,32 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace tarmac::baggageclaim {
+
+// A plain (non-recursive) bind mount of `source` at `target`.
+Status bind_mount(const std::string& source, const std::string& target);
+
+// An overlay at `target`; `lowers` top-most first. Uses fsconfig's "lowerdir+" (no limit on
+// the total length of the paths) and falls back to mount(2)'s option string on kernels
+// without it.
+Status overlay_mount(const std::vector<std::string>& lowers, const std::string& upper,
+                     const std::string& work, const std::string& target);
+
+// Lazily detaches whatever is mounted at `target`; nothing mounted is not an error.
+Status unmount(const std::string& target);
+
+// Lazily detaches every mount at or below `prefix`, deepest first.
+Status unmount_under(const std::string& prefix);
+
+// True if `path` is the root of a mount.
+Result<bool> is_mount_point(const std::string& path);
+
+// Whether this kernel and the filesystem of `dir` can stack overlays (checked by mounting one
+// in a scratch directory under `dir`).
+bool overlay_supported(const std::string& dir);
+
+}  // namespace tarmac::baggageclaim

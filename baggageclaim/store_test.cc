@@ -1,0 +1,356 @@
+// The volume store on real mounts (run as root): every strategy on every driver, with and
+// without idmapped mounts, restarts, refusals and concurrency.
+#include "baggageclaim/store.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <thread>
+
+#include "baggageclaim/mounts.h"
+#include "common/fs.h"
+
+namespace tarmac::baggageclaim {
+namespace {
+
+struct Mode {
+  std::string driver;
+  bool idmap;
+};
+
+std::string mode_name(const ::testing::TestParamInfo<Mode>& info) {
+  return info.param.driver + (info.param.idmap ? "_idmapped" : "_chowned");
+}
+
+void write(const std::string& path, const std::string& content) {
+  std::ofstream(path, std::ios::binary) << content;
+}
+
+std::string read(const std::string& path) {
+  auto s = fs::read_file(path);
+  return s.ok() ? *s : "<" + s.error().what() + ">";
+}
+
+uid_t owner(const std::string& path) {
+  struct stat st {};
+  return ::lstat(path.c_str(), &st) == 0 ? st.st_uid : static_cast<uid_t>(-1);
+}
+
+// A tar stream of one file, made with the host's tar (a peer, not our own writer).
+std::string tar_of(const std::string& name, const std::string& content, uid_t uid) {
+  auto dir = fs::make_temp_dir("bc-tar-src");
+  write(*dir + "/" + name, content);
+  (void)::chown((*dir + "/" + name).c_str(), uid, uid);
+  std::string out = *dir + ".tar";
+  std::string cmd = "tar -C " + *dir + " -cf " + out + " " + name;
+  EXPECT_EQ(std::system(cmd.c_str()), 0);
+  auto data = fs::read_file(out);
+  (void)fs::remove_all(*dir);
+  ::unlink(out.c_str());
+  return data.ok() ? *data : std::string();
+}
+
+tar::ReadFn reader_of(const std::string& data) {
+  auto sent = std::make_shared<bool>(false);
+  return [&data, sent]() -> Result<std::string_view> {
+    if (*sent) return std::string_view();
+    *sent = true;
+    return std::string_view(data);
+  };
+}
+
+class StoreTest : public ::testing::TestWithParam<Mode> {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root (mounts)";
+    auto dir = fs::make_temp_dir("bc-store");
+    ASSERT_TRUE(dir.ok());
+    root_ = *dir;
+    open();
+  }
+
+  void TearDown() override {
+    store_.reset();
+    if (root_.empty()) return;
+    EXPECT_TRUE(unmount_under(root_).ok());
+    (void)fs::remove_all(root_);
+  }
+
+  void open() {
+    StoreOptions o;
+    o.root = root_ + "/volumes";
+    o.driver = GetParam().driver;
+    o.idmap = GetParam().idmap;
+    auto s = Store::open(o);
+    ASSERT_TRUE(s.ok()) << s.error().what();
+    store_ = std::move(*s);
+    ASSERT_EQ(store_->driver_name(), GetParam().driver);
+    ASSERT_EQ(store_->idmapped(), GetParam().idmap);
+  }
+
+  // A restart as after a reboot: the process goes and every mount with it.
+  void reboot() {
+    store_.reset();
+    ASSERT_TRUE(unmount_under(root_ + "/volumes").ok());
+    open();
+  }
+
+  Volume create(const std::string& handle, Strategy strategy = {}, bool privileged = true,
+                Properties props = {}) {
+    CreateSpec spec;
+    spec.handle = handle;
+    spec.strategy = std::move(strategy);
+    spec.privileged = privileged;
+    spec.properties = std::move(props);
+    auto v = store_->create(spec);
+    EXPECT_TRUE(v.ok()) << v.error().what();
+    return v.ok() ? *v : Volume{};
+  }
+
+  static Strategy cow(const std::string& parent) {
+    Strategy s;
+    s.kind = Strategy::Kind::kCow;
+    s.parent = parent;
+    return s;
+  }
+
+  std::string root_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_P(StoreTest, EmptyVolumeIsAMountedWritableDirectory) {
+  Volume v = create("v1", {}, true, {{"k", "v"}});
+  EXPECT_EQ(v.path, store_->get("v1")->path);
+  EXPECT_TRUE(*is_mount_point(v.path));
+  write(v.path + "/f", "data");
+  EXPECT_EQ(read(v.path + "/f"), "data");
+  EXPECT_EQ(store_->list().size(), 1u);
+  EXPECT_EQ(store_->list({{"k", "v"}}).size(), 1u);
+  EXPECT_EQ(store_->list({{"k", "other"}}).size(), 0u);
+  ASSERT_TRUE(store_->destroy("v1").ok());
+  EXPECT_FALSE(fs::exists(v.path));
+  EXPECT_EQ(store_->get("v1").error().errnum(), ENOENT);
+}
+
+TEST_P(StoreTest, BadHandlesAndUnknownParentsAreRefused) {
+  CreateSpec spec;
+  spec.handle = "../escape";
+  auto r = store_->create(spec);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message().find("handle \"../escape\""), std::string::npos);
+  spec.handle = "child";
+  spec.strategy = cow("nope");
+  r = store_->create(spec);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message().find("parent volume \"nope\" not found"), std::string::npos);
+  create("dup");
+  spec.handle = "dup";
+  spec.strategy = {};
+  EXPECT_EQ(store_->create(spec).error().errnum(), EEXIST);
+  EXPECT_EQ(store_->destroy("missing").error().errnum(), ENOENT);
+  EXPECT_FALSE(fs::exists(root_ + "/volumes/init/child"));
+}
+
+TEST_P(StoreTest, ServerMadeHandlesAreUuids) {
+  Volume v = create("");
+  EXPECT_EQ(v.handle.size(), 36u);
+  EXPECT_EQ(v.handle[14], '4');
+}
+
+TEST_P(StoreTest, CopyOnWriteSeesParentAndStaysApart) {
+  Volume p = create("p");
+  write(p.path + "/shared", "from parent");
+  ::mkdir((p.path + "/dir").c_str(), 0700);
+  Volume c = create("c", cow("p"));
+  EXPECT_EQ(c.parent, "p");
+  EXPECT_EQ(read(c.path + "/shared"), "from parent");
+  write(c.path + "/shared", "child wrote");
+  write(p.path + "/later", "parent wrote after");
+  EXPECT_EQ(read(p.path + "/shared"), "from parent");
+  EXPECT_FALSE(fs::exists(c.path + "/later"));
+  struct stat st {};
+  ASSERT_EQ(::stat((c.path + "/dir").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0700u);
+}
+
+TEST_P(StoreTest, DeepChainsShareLayersAndSurviveAReboot) {
+  std::string parent;
+  for (int i = 0; i < 6; ++i) {
+    std::string h = "level" + std::to_string(i);
+    Volume v = parent.empty() ? create(h) : create(h, cow(parent));
+    write(v.path + "/file" + std::to_string(i), h);
+    write(v.path + "/top", h);
+    parent = h;
+  }
+  if (GetParam().driver == "overlay") {
+    // Nothing was copied: each level's writes live once, in its layers or upper.
+    std::string leaf_upper = root_ + "/volumes/live/level5/upper";
+    EXPECT_TRUE(fs::exists(leaf_upper + "/file5"));
+    EXPECT_FALSE(fs::exists(leaf_upper + "/file0"));
+    EXPECT_TRUE(fs::exists(root_ + "/volumes/live/level0/layers/0/file0"));
+  }
+  reboot();
+  for (int i = 0; i < 6; ++i) {
+    std::string path = store_->get("level" + std::to_string(i))->path;
+    for (int j = 0; j <= i; ++j)
+      EXPECT_EQ(read(path + "/file" + std::to_string(j)), "level" + std::to_string(j));
+    EXPECT_EQ(read(path + "/top"), "level" + std::to_string(i));
+    EXPECT_FALSE(fs::exists(path + "/file" + std::to_string(i + 1)));
+  }
+  // Still copy-on-write after the restart.
+  Volume c = create("after", cow("level5"));
+  write(c.path + "/top", "after");
+  EXPECT_EQ(read(store_->get("level5")->path + "/top"), "level5");
+}
+
+TEST_P(StoreTest, ParentWithChildrenIsNotDestroyed) {
+  create("p");
+  create("c1", cow("p"));
+  create("c2", cow("c1"));
+  auto s = store_->destroy("p");
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().errnum(), EBUSY);
+  EXPECT_NE(s.error().message().find("\"c1\""), std::string::npos) << s.error().message();
+  EXPECT_TRUE(store_->get("p").ok());
+  // A batch goes leaves first.
+  auto failed = store_->destroy_many({"p", "c1", "c2", "unknown"});
+  EXPECT_TRUE(failed.empty());
+  EXPECT_TRUE(store_->list().empty());
+}
+
+TEST_P(StoreTest, ImportCopiesADirectory) {
+  auto src = fs::make_temp_dir("bc-import");
+  ASSERT_TRUE(src.ok());
+  write(*src + "/a", "alpha");
+  ASSERT_EQ(::symlink("a", (*src + "/link").c_str()), 0);
+  Strategy s;
+  s.kind = Strategy::Kind::kImport;
+  s.import_path = *src;
+  Volume v = create("imported", s);
+  EXPECT_EQ(read(v.path + "/a"), "alpha");
+  char target[16] = {};
+  EXPECT_EQ(::readlink((v.path + "/link").c_str(), target, sizeof target), 1);
+  (void)fs::remove_all(*src);
+  s.import_path = "/no/such/dir";
+  CreateSpec spec;
+  spec.handle = "broken";
+  spec.strategy = s;
+  auto r = store_->create(spec);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message().find("/no/such/dir"), std::string::npos);
+  EXPECT_FALSE(store_->get("broken").ok());
+  EXPECT_FALSE(fs::exists(root_ + "/volumes/init/broken"));
+}
+
+TEST_P(StoreTest, ImportExtractsATgz) {
+  auto src = fs::make_temp_dir("bc-import");
+  write(*src + "/inside", "tgz content");
+  std::string tgz = *src + ".tgz";
+  ASSERT_EQ(std::system(("tar -C " + *src + " -czf " + tgz + " inside").c_str()), 0);
+  Strategy s;
+  s.kind = Strategy::Kind::kImport;
+  s.import_path = tgz;
+  Volume v = create("fromtgz", s);
+  EXPECT_EQ(read(v.path + "/inside"), "tgz content");
+  (void)fs::remove_all(*src);
+  ::unlink(tgz.c_str());
+}
+
+TEST_P(StoreTest, UnprivilegedVolumesShowContainerRootAsTheMappedHostId) {
+  const uid_t base = 100000;
+  Volume u = create("unpriv", {}, /*privileged=*/false);
+  std::string data = tar_of("owned-by-root", "x", 0);
+  ASSERT_TRUE(store_->stream_in("unpriv", ".", reader_of(data), {tar::Encoding::kRaw, 0}).ok());
+  EXPECT_EQ(owner(u.path + "/owned-by-root"), base);
+  EXPECT_EQ(owner(u.path), base);
+
+  ASSERT_TRUE(store_->set_privileged("unpriv", true).ok());
+  EXPECT_EQ(owner(u.path + "/owned-by-root"), 0u);
+  ASSERT_TRUE(store_->set_privileged("unpriv", false).ok());
+  EXPECT_EQ(owner(u.path + "/owned-by-root"), base);
+
+  // Privileged parent, unprivileged child and back: same files, seen through each mapping.
+  Volume p = create("priv", {}, true);
+  std::string data2 = tar_of("f", "y", 1000);
+  ASSERT_TRUE(store_->stream_in("priv", ".", reader_of(data2), {tar::Encoding::kRaw, 0}).ok());
+  Volume c = create("unpriv-child", cow("priv"), false);
+  EXPECT_EQ(owner(p.path + "/f"), 1000u);
+  EXPECT_EQ(owner(c.path + "/f"), base + 1000);
+  Volume g = create("priv-grandchild", cow("unpriv-child"), true);
+  EXPECT_EQ(owner(g.path + "/f"), 1000u);
+
+  // Streaming out gives container ids whatever the storage.
+  std::string out;
+  ASSERT_TRUE(store_
+                  ->stream_out(
+                      "unpriv-child", "f",
+                      [&](std::string_view d) {
+                        out.append(d);
+                        return ok_status();
+                      },
+                      tar::Encoding::kRaw)
+                  .ok());
+  ASSERT_GE(out.size(), 512u);
+  // ustar uid field: octal at offset 108.
+  EXPECT_EQ(std::stoul(out.substr(108, 7), nullptr, 8), 1000u);
+}
+
+TEST_P(StoreTest, RestartRemovesUnfinishedVolumesAndKeepsLiveOnes) {
+  Volume v = create("keep");
+  write(v.path + "/f", "kept");
+  store_.reset();
+  // What a crash mid-create and mid-destroy leave behind.
+  ASSERT_TRUE(fs::make_dirs(root_ + "/volumes/init/half/upper").ok());
+  ASSERT_TRUE(fs::make_dirs(root_ + "/volumes/dead/gone/data").ok());
+  ASSERT_TRUE(fs::make_dirs(root_ + "/volumes/live/garbled").ok());
+  write(root_ + "/volumes/live/garbled/meta.json", "{not json");
+  open();
+  EXPECT_FALSE(fs::exists(root_ + "/volumes/init/half"));
+  EXPECT_FALSE(fs::exists(root_ + "/volumes/dead/gone"));
+  EXPECT_FALSE(fs::exists(root_ + "/volumes/live/garbled"));
+  ASSERT_EQ(store_->list().size(), 1u);
+  EXPECT_EQ(read(store_->get("keep")->path + "/f"), "kept");
+}
+
+TEST_P(StoreTest, PropertiesSurviveARestart) {
+  create("p", {}, true, {{"a", "1"}});
+  ASSERT_TRUE(store_->set_property("p", "b", "2").ok());
+  EXPECT_EQ(store_->set_property("nope", "b", "2").error().errnum(), ENOENT);
+  reboot();
+  auto v = store_->get("p");
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(v->properties, (Properties{{"a", "1"}, {"b", "2"}}));
+}
+
+TEST_P(StoreTest, HundredParallelCreatesAndDestroys) {
+  Volume base = create("base");
+  write(base.path + "/f", "base");
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < 10; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 10; ++i) {
+        CreateSpec spec;
+        spec.handle = "v" + std::to_string(t) + "-" + std::to_string(i);
+        if (i % 2) spec.strategy = cow("base");
+        auto v = store_->create(spec);
+        if (!v.ok() || (i % 2 && read(v->path + "/f") != "base")) ++failures;
+        if (!v.ok() || !store_->destroy(spec.handle).ok()) ++failures;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(store_->list().size(), 1u);
+  EXPECT_TRUE(fs::list_dir(root_ + "/volumes/dead")->empty());
+}
+
+INSTANTIATE_TEST_SUITE_P(Drivers, StoreTest,
+                         ::testing::Values(Mode{"overlay", true}, Mode{"overlay", false},
+                                           Mode{"naive", true}, Mode{"naive", false}),
+                         mode_name);
+
+}  // namespace
+}  // namespace tarmac::baggageclaim
