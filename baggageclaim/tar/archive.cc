@@ -44,6 +44,8 @@ la_ssize_t write_callback(struct archive* a, void* data, const void* buf, size_t
   return static_cast<la_ssize_t>(len);
 }
 
+constexpr int64_t kOverflowId = 65534;
+
 class Archiver {
  public:
   Archiver(struct archive* a, Sink& sink, const ArchiveOptions& options)
@@ -58,12 +60,12 @@ class Archiver {
     if (::fstatat(dir, leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
       return sys_error("stream out \"" + name + "\": stat");
     if (S_ISSOCK(st.st_mode)) return ok_status();
+    // An id the mapping does not cover reads as the kernel's overflow id, as a container
+    // would see it.
     int64_t uid = int64_t{st.st_uid} - options_.id_offset;
     int64_t gid = int64_t{st.st_gid} - options_.id_offset;
-    if (uid < 0 || gid < 0)
-      return Error("stream out \"" + name + "\": owner " + std::to_string(st.st_uid) +
-                       " is outside the volume's id range",
-                   EINVAL);
+    if (uid < 0) uid = kOverflowId;
+    if (gid < 0) gid = kOverflowId;
     UniqueFd fd;
     if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) {
       fd.reset(

@@ -61,7 +61,7 @@ Status remove_stale_staging(int root_fd);
 struct ArchiveOptions {
   Encoding encoding = Encoding::kGzip;
   // Subtracted from every uid/gid before it goes into a header (the inverse of
-  // ExtractOptions::id_offset).
+  // ExtractOptions::id_offset); ids below the offset become 65534, the kernel's overflow id.
   int64_t id_offset = 0;
 };
 

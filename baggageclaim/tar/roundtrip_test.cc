@@ -1,0 +1,184 @@
+// What goes out of a volume comes back the same, in every encoding; streams merge into what
+// is there as tar -x would.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "baggageclaim/tar/tar.h"
+#include "baggageclaim/tar/tar_test_util.h"
+#include "common/fs.h"
+#include "common/unique_fd.h"
+
+namespace tarmac::baggageclaim::tar {
+namespace {
+
+using testing::Entry;
+using testing::make_archive;
+using testing::read_from;
+
+struct stat lstat_of(const std::string& path) {
+  struct stat st {};
+  EXPECT_EQ(::lstat(path.c_str(), &st), 0) << path;
+  return st;
+}
+
+class TarRoundTripTest : public ::testing::TestWithParam<Encoding> {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root (chown)";
+    base_ = *fs::make_temp_dir("bc-roundtrip");
+    src_ = base_ + "/src";
+    dst_ = base_ + "/dst";
+    ASSERT_TRUE(fs::make_dirs(src_ + "/tree/empty").ok());
+    ASSERT_TRUE(fs::make_dirs(dst_).ok());
+  }
+  void TearDown() override {
+    if (!base_.empty()) (void)fs::remove_all(base_);
+  }
+
+  std::string out(const std::string& subpath, int64_t offset = 0) {
+    UniqueFd fd(::open(src_.c_str(), O_RDONLY | O_DIRECTORY));
+    std::string data;
+    ArchiveOptions o;
+    o.encoding = GetParam();
+    o.id_offset = offset;
+    Status s = stream_out(
+        fd.get(), subpath,
+        [&](std::string_view d) {
+          data.append(d);
+          return ok_status();
+        },
+        o);
+    EXPECT_TRUE(s.ok()) << s.error().what();
+    return data;
+  }
+
+  Status in(const std::string& data, const std::string& subpath, int64_t offset = 0) {
+    UniqueFd fd(::open(dst_.c_str(), O_RDONLY | O_DIRECTORY));
+    ExtractOptions o;
+    o.encoding = GetParam();
+    o.id_offset = offset;
+    return stream_in(fd.get(), subpath, read_from(data, 1000), o);
+  }
+
+  std::string base_, src_, dst_;
+};
+
+TEST_P(TarRoundTripTest, KeepsEverythingATreeHolds) {
+  std::string t = src_ + "/tree";
+  ASSERT_TRUE(fs::write_file(t + "/setuid", "#!/bin/sh\n").ok());
+  ASSERT_EQ(::chown((t + "/setuid").c_str(), 1234, 5678), 0);
+  ASSERT_EQ(::chmod((t + "/setuid").c_str(), 04755), 0);
+  ASSERT_EQ(::symlink("/absolute/target", (t + "/abs-link").c_str()), 0);
+  ASSERT_EQ(::symlink("setuid", (t + "/rel-link").c_str()), 0);
+  ASSERT_EQ(::link((t + "/setuid").c_str(), (t + "/hardlink").c_str()), 0);
+  ASSERT_EQ(::mkfifo((t + "/fifo").c_str(), 0640), 0);
+  ASSERT_EQ(::setxattr((t + "/setuid").c_str(), "user.note", "hello", 5, 0), 0);
+  std::string long_name = t + "/" + std::string(200, 'L');
+  ASSERT_TRUE(fs::write_file(long_name, "long").ok());
+  ASSERT_EQ(::chmod((t + "/empty").c_str(), 0711), 0);
+  struct timespec times[2] = {{1600000000, 0}, {1600000000, 0}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, (t + "/empty").c_str(), times, 0), 0);
+
+  ASSERT_TRUE(in(out("tree"), "copy").ok());
+  std::string c = dst_ + "/copy";
+  struct stat st = lstat_of(c + "/setuid");
+  EXPECT_EQ(st.st_mode & 07777, 04755u);
+  EXPECT_EQ(st.st_uid, 1234u);
+  EXPECT_EQ(st.st_gid, 5678u);
+  EXPECT_EQ(lstat_of(c + "/hardlink").st_ino, st.st_ino);
+  char buf[64] = {};
+  ASSERT_EQ(::readlink((c + "/abs-link").c_str(), buf, sizeof buf), 16);
+  EXPECT_STREQ(buf, "/absolute/target");
+  EXPECT_TRUE(S_ISFIFO(lstat_of(c + "/fifo").st_mode));
+  char note[16] = {};
+  EXPECT_EQ(::getxattr((c + "/setuid").c_str(), "user.note", note, sizeof note), 5);
+  EXPECT_STREQ(note, "hello");
+  EXPECT_EQ(*fs::read_file(c + "/" + std::string(200, 'L')), "long");
+  struct stat e = lstat_of(c + "/empty");
+  EXPECT_EQ(e.st_mode & 07777, 0711u);
+  EXPECT_EQ(e.st_mtim.tv_sec, 1600000000);
+  EXPECT_TRUE(fs::list_dir(c + "/empty")->empty());
+  // No staging directory stays behind.
+  EXPECT_EQ(*fs::list_dir(dst_), std::vector<std::string>{"copy"});
+}
+
+TEST_P(TarRoundTripTest, OneFileStreamsUnderItsName) {
+  ASSERT_TRUE(fs::write_file(src_ + "/tree/f", "one").ok());
+  ASSERT_TRUE(in(out("tree/f"), ".").ok());
+  EXPECT_EQ(*fs::read_file(dst_ + "/f"), "one");
+}
+
+TEST_P(TarRoundTripTest, IdOffsetsShiftBothWays) {
+  ASSERT_TRUE(fs::write_file(src_ + "/tree/f", "x").ok());
+  ASSERT_EQ(::chown((src_ + "/tree/f").c_str(), 100007, 100007), 0);
+  // Out of host-id storage with the offset: container ids in the stream.
+  std::string data = out("tree", 100000);
+  ASSERT_TRUE(in(data, "plain").ok());
+  EXPECT_EQ(lstat_of(dst_ + "/plain/f").st_uid, 7u);
+  // The tree's root belongs to host root, which the mapping does not cover.
+  EXPECT_EQ(lstat_of(dst_ + "/plain").st_uid, 65534u);
+  ASSERT_TRUE(in(data, "shifted", 200000).ok());
+  EXPECT_EQ(lstat_of(dst_ + "/shifted/f").st_uid, 200007u);
+}
+
+TEST_P(TarRoundTripTest, MergesIntoWhatIsThere) {
+  ASSERT_TRUE(fs::make_dirs(dst_ + "/d/keep").ok());
+  ASSERT_TRUE(fs::write_file(dst_ + "/d/keep/old", "old").ok());
+  ASSERT_TRUE(fs::write_file(dst_ + "/d/replaced", "old").ok());
+  ASSERT_TRUE(fs::make_dirs(dst_ + "/d/dir-becomes-file/sub").ok());
+  ASSERT_TRUE(fs::make_dirs(src_ + "/tree/d/keep").ok());
+  ASSERT_TRUE(fs::write_file(src_ + "/tree/d/keep/new", "new").ok());
+  ASSERT_TRUE(fs::write_file(src_ + "/tree/d/replaced", "new").ok());
+  ASSERT_TRUE(fs::write_file(src_ + "/tree/d/dir-becomes-file", "file now").ok());
+  ASSERT_TRUE(in(out("tree"), ".").ok());
+  EXPECT_EQ(*fs::read_file(dst_ + "/d/keep/old"), "old");
+  EXPECT_EQ(*fs::read_file(dst_ + "/d/keep/new"), "new");
+  EXPECT_EQ(*fs::read_file(dst_ + "/d/replaced"), "new");
+  EXPECT_EQ(*fs::read_file(dst_ + "/d/dir-becomes-file"), "file now");
+}
+
+TEST_P(TarRoundTripTest, DeepPathsBeyondPathMax) {
+  std::string name;
+  for (int i = 0; i < 20; ++i) name += std::string(250, 'a' + i) + "/";
+  name += "leaf";
+  std::string data = make_archive({{.name = name, .data = "deep"}});
+  UniqueFd fd(::open(dst_.c_str(), O_RDONLY | O_DIRECTORY));
+  ExtractOptions o;
+  o.encoding = Encoding::kRaw;
+  ASSERT_TRUE(stream_in(fd.get(), ".", read_from(data), o).ok());
+  EXPECT_TRUE(fs::exists(dst_ + "/" + std::string(250, 'a')));
+}
+
+TEST_P(TarRoundTripTest, StaleStagingIsRemoved) {
+  ASSERT_TRUE(fs::make_dirs(dst_ + "/.baggageclaim-stream-in.0123/half").ok());
+  ASSERT_TRUE(fs::write_file(dst_ + "/keep", "x").ok());
+  UniqueFd fd(::open(dst_.c_str(), O_RDONLY | O_DIRECTORY));
+  ASSERT_TRUE(remove_stale_staging(fd.get()).ok());
+  EXPECT_EQ(*fs::list_dir(dst_), std::vector<std::string>{"keep"});
+}
+
+TEST_P(TarRoundTripTest, SymlinkAsTheStreamedPathIsRefused) {
+  ASSERT_EQ(::symlink("/etc", (src_ + "/tree/etc").c_str()), 0);
+  UniqueFd fd(::open(src_.c_str(), O_RDONLY | O_DIRECTORY));
+  Status s = stream_out(fd.get(), "tree/etc", [](std::string_view) { return ok_status(); }, {});
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().what().find("tree/etc"), std::string::npos);
+}
+
+INSTANTIATE_TEST_SUITE_P(Encodings, TarRoundTripTest,
+                         ::testing::Values(Encoding::kRaw, Encoding::kGzip, Encoding::kZstd),
+                         [](const auto& info) { return std::string(encoding_name(info.param)); });
+
+TEST(EncodingTest, NamesParse) {
+  EXPECT_EQ(*parse_encoding("zstd"), Encoding::kZstd);
+  EXPECT_EQ(*parse_encoding(""), Encoding::kGzip);
+  auto bad = parse_encoding("s2");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message().find("\"s2\""), std::string::npos);
+}
+
+}  // namespace
+}  // namespace tarmac::baggageclaim::tar
