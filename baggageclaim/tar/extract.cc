@@ -114,11 +114,23 @@ class Extractor {
     std::string leaf = parts->back();
     parts->pop_back();
     std::string what = "stream in: entry \"" + name + "\"";
-    auto parent = open_dir_beneath(staging_, *parts, /*create=*/true, what);
-    if (!parent.ok()) return std::move(parent).error();
-    for (const auto& p : *parts) meta.rel += p + "/";
-    meta.rel += leaf;
-    int dir = parent->get();
+    std::string parent_rel;
+    for (const auto& p : *parts) parent_rel += parent_rel.empty() ? p : "/" + p;
+    meta.rel = parent_rel.empty() ? leaf : parent_rel + "/" + leaf;
+    // Entries mostly come directory by directory: keep the last parent open. An entry that
+    // replaces the cached directory or one above it makes the cache stale.
+    if (cached_parent_ == meta.rel || cached_parent_.rfind(meta.rel + "/", 0) == 0 || !cached_fd_ ||
+        cached_parent_ != parent_rel) {
+      cached_fd_.reset();
+      cached_parent_.clear();
+    }
+    if (!cached_fd_) {
+      auto parent = open_dir_beneath(staging_, *parts, /*create=*/true, what);
+      if (!parent.ok()) return std::move(parent).error();
+      cached_fd_ = std::move(*parent);
+      cached_parent_ = parent_rel;
+    }
+    int dir = cached_fd_.get();
 
     const char* hardlink = archive_entry_hardlink(e);
     if (hardlink) {
@@ -130,8 +142,8 @@ class Extractor {
         return Error(what + ": refused: hardlink to \"" + hardlink +
                          "\", which is not an earlier regular file of this stream",
                      EINVAL);
-      TARMAC_RETURN_IF_ERROR(clear(dir, leaf), what);
-      if (::linkat(staging_, joined.c_str(), dir, leaf.c_str(), 0) != 0)
+      if (!retry_over(dir, leaf,
+                      [&] { return ::linkat(staging_, joined.c_str(), dir, leaf.c_str(), 0); }))
         return sys_error(what + ": link");
       return ok_status();
     }
@@ -147,10 +159,13 @@ class Extractor {
         return ok_status();
       }
       case AE_IFREG: {
-        TARMAC_RETURN_IF_ERROR(clear(dir, leaf), what);
-        UniqueFd fd(::openat(dir, leaf.c_str(),
-                             O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
-        if (!fd) return sys_error(what + ": create");
+        UniqueFd fd;
+        if (!retry_over(dir, leaf, [&] {
+              fd.reset(::openat(dir, leaf.c_str(),
+                                O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+              return fd ? 0 : -1;
+            }))
+          return sys_error(what + ": create");
         TARMAC_RETURN_IF_ERROR(write_data(a, source, fd.get(), archive_entry_size(e), name),
                                "stream in");
         regular_files_.insert(meta.rel);
@@ -159,8 +174,8 @@ class Extractor {
       }
       case AE_IFLNK: {
         const char* target = archive_entry_symlink(e);
-        TARMAC_RETURN_IF_ERROR(clear(dir, leaf), what);
-        if (::symlinkat(target ? target : "", dir, leaf.c_str()) != 0)
+        if (!retry_over(dir, leaf,
+                        [&] { return ::symlinkat(target ? target : "", dir, leaf.c_str()); }))
           return sys_error(what + ": symlink");
         return apply_at(dir, leaf, meta, /*is_link=*/true);
       }
@@ -169,9 +184,9 @@ class Extractor {
       case AE_IFBLK: {
         if (type != AE_IFIFO && !options_.allow_devices)
           return Error(what + ": refused: device node in an unprivileged volume", EINVAL);
-        TARMAC_RETURN_IF_ERROR(clear(dir, leaf), what);
         dev_t dev = makedev(archive_entry_rdevmajor(e), archive_entry_rdevminor(e));
-        if (::mknodat(dir, leaf.c_str(), type | 0600, dev) != 0) return sys_error(what + ": mknod");
+        if (!retry_over(dir, leaf, [&] { return ::mknodat(dir, leaf.c_str(), type | 0600, dev); }))
+          return sys_error(what + ": mknod");
         return apply_at(dir, leaf, meta, /*is_link=*/false);
       }
       case AE_IFSOCK:
@@ -183,6 +198,19 @@ class Extractor {
 
   // Makes room for `leaf`: whatever an earlier entry put there goes (tar's overwrite).
   Status clear(int dir, const std::string& leaf) { return remove_at(dir, leaf); }
+
+  // Runs `make` (0 or -1 with errno); if the name is taken by an earlier entry, clears it and
+  // runs it once more. False with errno set on failure.
+  template <typename Make>
+  bool retry_over(int dir, const std::string& leaf, Make make) {
+    if (make() == 0) return true;
+    if (errno != EEXIST) return false;
+    if (Status s = clear(dir, leaf); !s.ok()) {
+      errno = s.error().errnum() ? s.error().errnum() : EEXIST;
+      return false;
+    }
+    return make() == 0;
+  }
 
   Status write_data(struct archive* a, Source& source, int fd, int64_t size,
                     const std::string& name) {
@@ -259,6 +287,8 @@ class Extractor {
   std::vector<Metadata> dirs_;
   std::set<std::string> regular_files_;
   std::optional<Metadata> root_;
+  std::string cached_parent_;
+  UniqueFd cached_fd_;
 };
 
 std::string staging_name() {

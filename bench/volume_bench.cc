@@ -1,0 +1,242 @@
+// baggageclaim against its peers, in one run on one filesystem:
+//   overlay COW create (1 MB and 1 GB parents, depth 1 and 16) against the bare overlay
+//   mount(2) it is built on and against copying the parent (what a copying COW costs);
+//   naive COW against `cp -a`; stream-out against `tar -c | cat`; stream-in against
+//   `tar -x`. Run as root: sudo build/bin/bench_volume_bench [work dir, default /var/tmp]
+//   (BENCH_ONLY=overlay, naive or streams runs one part)
+#include <fcntl.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "baggageclaim/mounts.h"
+#include "baggageclaim/store.h"
+#include "common/fs.h"
+#include "common/unique_fd.h"
+
+namespace tarmac::bench {
+namespace {
+
+using namespace tarmac::baggageclaim;
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point t) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+double time_ms(const std::function<void()>& f) {
+  auto t = Clock::now();
+  f();
+  return ms_since(t);
+}
+
+void sh(const std::string& cmd) {
+  if (std::system(cmd.c_str()) != 0) std::fprintf(stderr, "command failed: %s\n", cmd.c_str());
+}
+
+void die(const std::string& what, const Error& e) {
+  std::fprintf(stderr, "%s: %s\n", what.c_str(), e.what().c_str());
+  std::exit(1);
+}
+
+template <typename T>
+T must(Result<T> r, const std::string& what) {
+  if (!r.ok()) die(what, r.error());
+  return std::move(*r);
+}
+
+void must(Status s, const std::string& what) {
+  if (!s.ok()) die(what, s.error());
+}
+
+// A mixed tree: a few big files and many small ones in nested directories.
+void make_tree(const std::string& dir, int big_files, int big_mb, int small_files) {
+  sh("mkdir -p " + dir);
+  for (int i = 0; i < big_files; ++i)
+    sh("head -c " + std::to_string(big_mb) + "M /dev/urandom > " + dir + "/big" +
+       std::to_string(i));
+  std::string blob(10000, 'x');
+  for (int i = 0; i < small_files; ++i) {
+    std::string sub = dir + "/d" + std::to_string(i % 50) + "/e" + std::to_string(i % 7);
+    (void)fs::make_dirs(sub);
+    (void)fs::write_file(sub + "/f" + std::to_string(i), blob);
+  }
+  sh("cd " + dir + " && ln -s big0 link && ln big0 hardlink");
+}
+
+Volume create(Store& store, const std::string& handle, Strategy strategy = {}) {
+  CreateSpec spec;
+  spec.handle = handle;
+  spec.strategy = std::move(strategy);
+  spec.privileged = true;
+  return must(store.create(spec), "create " + handle);
+}
+
+Strategy cow(const std::string& parent) {
+  Strategy s;
+  s.kind = Strategy::Kind::kCow;
+  s.parent = parent;
+  return s;
+}
+
+void overlay_cow(const std::string& work) {
+  StoreOptions o;
+  o.root = work + "/overlay-store";
+  o.driver = "overlay";
+  auto store = must(Store::open(o), "open overlay store");
+  std::printf("\n== overlay COW create (median of 50, ms) ==\n");
+  std::printf("%-28s %10s %12s %12s\n", "parent", "quiescent", "just written", "copy parent");
+  for (auto [label, mb] : {std::pair{"1 MB", 1}, std::pair{"1 GB", 1024}}) {
+    for (int depth : {1, 16}) {
+      std::string base = std::string("p") + std::to_string(mb) + "-" + std::to_string(depth);
+      Volume v = create(*store, base + "-0");
+      sh("head -c " + std::to_string(mb) + "M /dev/zero > " + v.path + "/data");
+      std::string parent = base + "-0";
+      for (int d = 1; d < depth; ++d) {
+        std::string h = base + "-" + std::to_string(d);
+        Volume c = create(*store, h, cow(parent));
+        must(fs::write_file(c.path + "/level" + std::to_string(d), "x"), "write");
+        parent = h;
+      }
+      std::string parent_path = must(store->get(parent), "get").path;
+      std::vector<double> quiet, written, copy;
+      for (int i = 0; i < 50; ++i) {
+        std::string h = base + "-child" + std::to_string(i);
+        quiet.push_back(time_ms([&] { create(*store, h, cow(parent)); }));
+        must(store->destroy(h), "destroy");
+        // A parent written since its last child: its upper becomes a shared layer first.
+        must(fs::write_file(parent_path + "/w" + std::to_string(i), "x"), "write");
+        written.push_back(time_ms([&] { create(*store, h, cow(parent)); }));
+        must(store->destroy(h), "destroy");
+      }
+      for (int i = 0; i < 3; ++i) {
+        copy.push_back(time_ms([&] { sh("cp -a " + parent_path + " " + work + "/copy"); }));
+        sh("rm -rf " + work + "/copy");
+      }
+      std::printf("%-6s depth %-15d %10.3f %12.3f %12.1f\n", label, depth, median(quiet),
+                  median(written), median(copy));
+    }
+  }
+  // The floor: one overlay mount(2) on prepared directories.
+  std::string f = work + "/floor";
+  sh("mkdir -p " + f + "/l " + f + "/u " + f + "/w " + f + "/m");
+  std::vector<double> floor;
+  for (int i = 0; i < 50; ++i) {
+    floor.push_back(time_ms(
+        [&] { must(overlay_mount({f + "/l"}, f + "/u", f + "/w", f + "/m"), "overlay mount"); }));
+    (void)unmount(f + "/m");
+  }
+  std::printf("floor: one overlay mount(2) %.3f ms\n", median(floor));
+  store.reset();
+  (void)unmount_under(work);
+}
+
+void naive_cow(const std::string& work, const std::string& tree) {
+  StoreOptions o;
+  o.root = work + "/naive-store";
+  o.driver = "naive";
+  auto store = must(Store::open(o), "open naive store");
+  Strategy import;
+  import.kind = Strategy::Kind::kImport;
+  import.import_path = tree;
+  Volume parent = create(*store, "parent", import);
+  std::vector<double> ours, cp;
+  for (int i = 0; i < 3; ++i) {
+    cp.push_back(time_ms([&] { sh("cp -a " + parent.path + " " + work + "/cp-copy"); }));
+    sh("rm -rf " + work + "/cp-copy");
+    ours.push_back(time_ms([&] { create(*store, "child", cow("parent")); }));
+    must(store->destroy("child"), "destroy");
+  }
+  std::printf("\n== naive COW of the tree (median of 3) ==\n");
+  std::printf("tarmac %.0f ms, cp -a %.0f ms: %.2fx cp's speed (target >= 0.9)\n", median(ours),
+              median(cp), median(cp) / median(ours));
+  store.reset();
+  (void)unmount_under(work);
+}
+
+void streams(const std::string& work, const std::string& tree) {
+  StoreOptions o;
+  o.root = work + "/stream-store";
+  auto store = must(Store::open(o), "open store");
+  Strategy import;
+  import.kind = Strategy::Kind::kImport;
+  import.import_path = tree;
+  Volume v = create(*store, "src", import);
+  UniqueFd null(::open("/dev/null", O_WRONLY));
+  tar::WriteFn to_null = [&](std::string_view d) -> Status {
+    if (::write(null.get(), d.data(), d.size()) < 0) return sys_error("write");
+    return ok_status();
+  };
+  std::vector<double> out_ours, out_tar, in_ours, in_tar;
+  std::string tarball = work + "/tree.tar";
+  sh("tar -C " + tree + " -cf " + tarball + " .");
+  for (int i = 0; i < 3; ++i) {
+    out_tar.push_back(time_ms([&] { sh("tar -C " + v.path + " -cf - . | cat > /dev/null"); }));
+    out_ours.push_back(time_ms(
+        [&] { must(store->stream_out("src", ".", to_null, tar::Encoding::kRaw), "stream out"); }));
+    sh("rm -rf " + work + "/x && mkdir " + work + "/x");
+    in_tar.push_back(time_ms([&] { sh("tar -xf " + tarball + " -C " + work + "/x"); }));
+    create(*store, "dst");
+    UniqueFd file(::open(tarball.c_str(), O_RDONLY));
+    std::string buf(1 << 20, '\0');
+    tar::ReadFn read = [&]() -> Result<std::string_view> {
+      ssize_t n = ::read(file.get(), buf.data(), buf.size());
+      if (n < 0) return sys_error("read");
+      return std::string_view(buf.data(), static_cast<size_t>(n));
+    };
+    in_ours.push_back(time_ms([&] {
+      must(store->stream_in("dst", ".", read, {tar::Encoding::kRaw, 0}), "stream in");
+    }));
+    must(store->destroy("dst"), "destroy");
+  }
+  sh("rm -rf " + work + "/x " + tarball);
+  std::printf("\n== streams, raw (median of 3) ==\n");
+  std::printf("stream-out: tarmac %.0f ms, tar -c | cat %.0f ms: %.2fx (target >= 0.9)\n",
+              median(out_ours), median(out_tar), median(out_tar) / median(out_ours));
+  std::printf("stream-in:  tarmac %.0f ms, tar -x %.0f ms: %.2fx (target >= 0.9)\n",
+              median(in_ours), median(in_tar), median(in_tar) / median(in_ours));
+  store.reset();
+  (void)unmount_under(work);
+}
+
+}  // namespace
+}  // namespace tarmac::bench
+
+int main(int argc, char** argv) {
+  using namespace tarmac;
+  std::string base = argc > 1 ? argv[1] : "/var/tmp";
+  auto work = fs::make_temp_dir("tarmac-volume-bench");
+  if (!work.ok()) return 1;
+  std::string dir = *work;
+  if (base != "/tmp") {
+    std::string moved = base + "/tarmac-volume-bench-" + std::to_string(::getpid());
+    (void)fs::remove_all(dir);
+    dir = moved;
+    (void)fs::make_dirs(dir);
+  }
+  std::printf("work dir %s\n", dir.c_str());
+  std::string tree = dir + "/tree";
+  bench::make_tree(tree, 4, 40, 4000);
+  std::printf("tree: 4 x 40 MB + 4000 x 10 KB files in 350 dirs, a symlink, a hardlink\n");
+  // BENCH_ONLY=overlay|naive|streams runs one part.
+  const char* only = std::getenv("BENCH_ONLY");
+  auto want = [&](const char* part) { return !only || std::string(only) == part; };
+  if (want("overlay")) bench::overlay_cow(dir);
+  if (want("naive")) bench::naive_cow(dir, tree);
+  if (want("streams")) bench::streams(dir, tree);
+  (void)baggageclaim::unmount_under(dir);
+  (void)fs::remove_all(dir);
+  return 0;
+}
