@@ -268,6 +268,44 @@ TEST_F(BaggageclaimServerTest, KillNineMidCreateLeavesAWholeVolumeOrNone) {
   EXPECT_TRUE(fs::list_dir(dir_.path() + "/volumes/init")->empty());
 }
 
+TEST_F(BaggageclaimServerTest, PropertiesPrivilegeAndBatchDestroyOverTheWire) {
+  Client& c = server_->client();
+  CreateSpec spec;
+  spec.handle = "parent";
+  spec.properties = {{"type", "resource"}};
+  ASSERT_TRUE(c.create(spec).ok());
+  spec.handle = "child";
+  spec.strategy.kind = Strategy::Kind::kCow;
+  spec.strategy.parent = "parent";
+  spec.properties = {{"type", "task-cache"}};
+  spec.privileged = false;
+  auto child = c.create(spec);
+  ASSERT_TRUE(child.ok()) << child.error().what();
+  EXPECT_EQ(child->parent, "parent");
+  EXPECT_FALSE(child->privileged);
+  ASSERT_TRUE(c.set_property("child", "ttl", "60").ok());
+  auto listed = c.list({{"type", "task-cache"}, {"ttl", "60"}});
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].handle, "child");
+  ASSERT_TRUE(c.set_privileged("child", true).ok());
+  EXPECT_TRUE(c.get("child")->privileged);
+  auto refused = c.destroy("parent");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().errnum(), EBUSY);
+  EXPECT_NE(refused.error().message().find("\"child\""), std::string::npos);
+  auto failed = c.destroy_many({"parent", "child"});
+  ASSERT_TRUE(failed.ok());
+  EXPECT_TRUE(failed->empty());
+  EXPECT_TRUE(c.list()->empty());
+  // An empty strategy oneof and bad handles are the caller's mistake, not the server's.
+  CreateSpec bad;
+  bad.handle = "has space";
+  auto r = c.create(bad);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message().find("\"has space\""), std::string::npos);
+}
+
 TEST_F(BaggageclaimServerTest, PlaintextIsRefusedOffLoopback) {
   std::string out;
   int rc = run_host(bin_dir() + "/baggageclaim --volumes " + dir_.path() +
