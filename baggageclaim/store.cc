@@ -186,6 +186,12 @@ Result<std::shared_ptr<Store::Entry>> Store::live_entry(const std::string& handl
   return it->second;
 }
 
+Result<VolumeRecord> Store::live_record(const std::string& handle, const Entry& entry) const {
+  std::lock_guard lock(mu_);
+  if (entry.state != Entry::State::kLive) return not_found(handle);
+  return entry.record;
+}
+
 Result<Volume> Store::create(const CreateSpec& spec) {
   std::string handle = spec.handle.empty() ? new_handle() : spec.handle;
   std::string context = "create volume \"" + handle + "\"";
@@ -420,12 +426,9 @@ Status Store::stream_in(const std::string& handle, const std::string& path, cons
   if (!found.ok()) return std::move(found).error().wrap("stream in");
   auto& entry = *found;
   std::unique_lock io(entry->io_mu);
-  VolumeRecord record;
-  {
-    std::lock_guard lock(mu_);
-    if (entry->state != Entry::State::kLive) return not_found(handle).wrap("stream in");
-    record = entry->record;
-  }
+  auto live = live_record(handle, *entry);
+  if (!live.ok()) return std::move(live).error().wrap("stream in");
+  const VolumeRecord& record = *live;
   StreamTarget target = driver_->stream_target(record);
   auto dir = open_dir(target.dir);
   if (!dir.ok()) return std::move(dir).error().wrap(context);
@@ -447,12 +450,9 @@ Status Store::stream_out(const std::string& handle, const std::string& path,
   if (!found.ok()) return std::move(found).error().wrap("stream out");
   auto& entry = *found;
   std::shared_lock io(entry->io_mu);
-  VolumeRecord record;
-  {
-    std::lock_guard lock(mu_);
-    if (entry->state != Entry::State::kLive) return not_found(handle).wrap("stream out");
-    record = entry->record;
-  }
+  auto live = live_record(handle, *entry);
+  if (!live.ok()) return std::move(live).error().wrap("stream out");
+  const VolumeRecord& record = *live;
   StreamTarget target = driver_->stream_target(record);
   auto dir = open_dir(target.dir);
   if (!dir.ok()) return std::move(dir).error().wrap(context);

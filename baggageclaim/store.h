@@ -74,6 +74,8 @@ class Store {
   Status recover();
   Status recover_volume(const std::string& handle);
   Result<std::shared_ptr<Entry>> live_entry(const std::string& handle) const;
+  // A copy of the entry's record if it is still live (checked again once its io lock is held).
+  Result<VolumeRecord> live_record(const std::string& handle, const Entry& entry) const;
   Status write_meta(const VolumeRecord& record);
   Status import(const VolumeRecord& record, const Strategy& strategy);
   Status shift_for_privilege(const VolumeRecord& record, bool to_privileged);

@@ -184,9 +184,11 @@ class TreeCopier {
     return ok_status();
   }
 
-  Status copy_xattrs_fd(int src, int dst, const std::string& rel) {
+  // Copies every xattr through `list`, `get` and `set` (the fd or the path variants).
+  template <typename List, typename Get, typename Set>
+  static Status copy_xattrs(const std::string& rel, List list, Get get, Set set) {
     char names[64 << 10];
-    ssize_t len = ::flistxattr(src, names, sizeof names);
+    ssize_t len = list(names, sizeof names);
     if (len < 0) {
       if (errno == ENOTSUP) return ok_status();
       return sys_error("copy \"" + rel + "\": list xattrs");
@@ -194,17 +196,25 @@ class TreeCopier {
     std::string value;
     for (ssize_t off = 0; off < len; off += static_cast<ssize_t>(strlen(names + off)) + 1) {
       const char* key = names + off;
-      ssize_t vlen = ::fgetxattr(src, key, nullptr, 0);
+      ssize_t vlen = get(key, nullptr, 0);
+      if (vlen >= 0) {
+        value.resize(static_cast<size_t>(vlen));
+        vlen = get(key, value.data(), value.size());
+      }
       if (vlen < 0) return sys_error("copy \"" + rel + "\": read xattr \"" + key + "\"");
-      value.resize(static_cast<size_t>(vlen));
-      vlen = ::fgetxattr(src, key, value.data(), value.size());
-      if (vlen < 0) return sys_error("copy \"" + rel + "\": read xattr \"" + key + "\"");
-      if (::fsetxattr(dst, key, value.data(), static_cast<size_t>(vlen), 0) != 0) {
+      if (set(key, value.data(), static_cast<size_t>(vlen)) != 0) {
         if (errno == ENOTSUP && std::string_view(key).rfind("system.posix_acl", 0) == 0) continue;
         return sys_error("copy \"" + rel + "\": set xattr \"" + key + "\"");
       }
     }
     return ok_status();
+  }
+
+  static Status copy_xattrs_fd(int src, int dst, const std::string& rel) {
+    return copy_xattrs(
+        rel, [&](char* n, size_t l) { return ::flistxattr(src, n, l); },
+        [&](const char* k, void* v, size_t l) { return ::fgetxattr(src, k, v, l); },
+        [&](const char* k, const void* v, size_t l) { return ::fsetxattr(dst, k, v, l, 0); });
   }
 
   // Owner, xattrs, mode, times of a directory or regular file open on both sides. Owner
@@ -237,28 +247,14 @@ class TreeCopier {
     return ok_status();
   }
 
-  Status copy_xattrs_at(int src_dir, int dst_dir, const char* name, const std::string& rel) {
+  static Status copy_xattrs_at(int src_dir, int dst_dir, const char* name, const std::string& rel) {
     // The *at xattr calls arrive in Linux 6.13; /proc/self/fd paths work everywhere.
     std::string s = "/proc/self/fd/" + std::to_string(src_dir) + "/" + name;
     std::string d = "/proc/self/fd/" + std::to_string(dst_dir) + "/" + name;
-    char names[64 << 10];
-    ssize_t len = ::llistxattr(s.c_str(), names, sizeof names);
-    if (len < 0) {
-      if (errno == ENOTSUP) return ok_status();
-      return sys_error("copy \"" + rel + "\": list xattrs");
-    }
-    std::string value;
-    for (ssize_t off = 0; off < len; off += static_cast<ssize_t>(strlen(names + off)) + 1) {
-      const char* key = names + off;
-      ssize_t vlen = ::lgetxattr(s.c_str(), key, nullptr, 0);
-      if (vlen < 0) return sys_error("copy \"" + rel + "\": read xattr \"" + key + "\"");
-      value.resize(static_cast<size_t>(vlen));
-      vlen = ::lgetxattr(s.c_str(), key, value.data(), value.size());
-      if (vlen < 0) return sys_error("copy \"" + rel + "\": read xattr \"" + key + "\"");
-      if (::lsetxattr(d.c_str(), key, value.data(), static_cast<size_t>(vlen), 0) != 0)
-        return sys_error("copy \"" + rel + "\": set xattr \"" + key + "\"");
-    }
-    return ok_status();
+    return copy_xattrs(
+        rel, [&](char* n, size_t l) { return ::llistxattr(s.c_str(), n, l); },
+        [&](const char* k, void* v, size_t l) { return ::lgetxattr(s.c_str(), k, v, l); },
+        [&](const char* k, const void* v, size_t l) { return ::lsetxattr(d.c_str(), k, v, l, 0); });
   }
 
   CopyOptions options_;
