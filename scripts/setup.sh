@@ -14,6 +14,7 @@ packages=(
   libyaml-cpp-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev
   libseccomp-dev libcap-dev libarchive-dev libssl-dev libcurl4-openssl-dev
   busybox-static runc crun strace iproute2 procps util-linux
+  tar gzip zstd
 )
 
 missing=()
