@@ -247,7 +247,22 @@ void set_stdio(const ChildPlan& p) {
     fail("set controlling terminal", nullptr, errno, 127);
 }
 
+// The caller may block or ignore signals (a daemon's signal thread, SIGPIPE); the container's
+// process starts from the defaults a shell would give it.
+void reset_signals() {
+  struct sigaction dfl = {};
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    ::sigaction(sig, &dfl, nullptr);
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+}
+
 [[noreturn]] void exec_main(const ChildPlan& p) {
+  reset_signals();
   if (::setsid() < 0) fail("setsid", nullptr, errno, 127);
   set_stdio(p);
   for (const Rlimit& r : p.rlimits) {
@@ -346,6 +361,12 @@ void set_stdio(const ChildPlan& p) {
   fd_arg.add(static_cast<long>(p.exit_fd));
   const char* argv[] = {"tarmac-init", pid_arg.c_str(), fd_arg.c_str(), nullptr};
   const char* envp[] = {nullptr};
+  // The caller may signal the container as soon as create() returns, which is before init has
+  // installed its handlers; a pid-namespace init drops unhandled signals unless they are
+  // blocked, so block everything across exec and let init take them once it is ready.
+  sigset_t all;
+  sigfillset(&all);
+  ::sigprocmask(SIG_BLOCK, &all, nullptr);
   ::syscall(SYS_execveat, p.init_fd, "", argv, envp, AT_EMPTY_PATH);
   int err = errno;
   ::kill(main_pid, SIGKILL);
