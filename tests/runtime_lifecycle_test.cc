@@ -208,6 +208,33 @@ TEST_F(RuntimeTest, ExecJoinsRunningContainer) {
   ASSERT_TRUE(made->container->destroy().ok());
 }
 
+// A container without a main process: init alone holds it, exec'd processes run in it, and
+// stop ends it with the stop signal (right after create, before init could be scheduled).
+TEST_F(RuntimeTest, InitOnlyContainerRunsExecsAndStops) {
+  auto s = spec({});
+  s.main_process = false;
+  auto made = runtime_->create(s, {});
+  ASSERT_TRUE(made.ok()) << made.error().what();
+  auto polled = made->container->poll();
+  ASSERT_TRUE(polled.ok());
+  EXPECT_FALSE(polled->has_value());
+  runtime::Process p;
+  p.args = {"sh", "-c", "ps -o comm | sort | tr '\\n' ' '"};
+  p.env = {"PATH=/bin"};
+  runtime::StdioConfig io;
+  io.mode = runtime::StdioConfig::Mode::kPipes;
+  auto proc = made->container->exec(p, io);
+  ASSERT_TRUE(proc.ok()) << proc.error().what();
+  (*proc)->stdio().stdin_fd.reset();
+  std::string out = read_all((*proc)->stdio().stdout_fd.get());
+  ASSERT_TRUE((*proc)->wait().ok());
+  EXPECT_NE(out.find("tarmac-init"), std::string::npos) << out;
+  auto st = made->container->stop(std::chrono::seconds(10));
+  ASSERT_TRUE(st.ok()) << st.error().what();
+  EXPECT_EQ(st->signal, SIGTERM);
+  ASSERT_TRUE(made->container->destroy().ok());
+}
+
 // exec of a program that does not exist fails with its name; the container keeps running.
 TEST_F(RuntimeTest, ExecMissingProgramIsAnError) {
   auto made = runtime_->create(spec({"sleep", "1000"}), {});

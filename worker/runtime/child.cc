@@ -347,9 +347,12 @@ void reset_signals() {
   if (p.hostname && ::sethostname(p.hostname, std::strlen(p.hostname)) != 0)
     fail("sethostname", p.hostname, errno);
 
-  pid_t main_pid = ::fork();
-  if (main_pid < 0) fail("fork main process", nullptr, errno);
-  if (main_pid == 0) exec_main(p);
+  pid_t main_pid = 0;
+  if (p.has_main) {
+    main_pid = ::fork();
+    if (main_pid < 0) fail("fork main process", nullptr, errno);
+    if (main_pid == 0) exec_main(p);
+  }
 
   // Become init: /dev/null for stdio, the exit file kept across exec.
   int null_fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -369,7 +372,7 @@ void reset_signals() {
   ::sigprocmask(SIG_BLOCK, &all, nullptr);
   ::syscall(SYS_execveat, p.init_fd, "", argv, envp, AT_EMPTY_PATH);
   int err = errno;
-  ::kill(main_pid, SIGKILL);
+  if (main_pid > 0) ::kill(main_pid, SIGKILL);
   fail("exec init", nullptr, err);
 }
 

@@ -45,7 +45,8 @@ struct ChildPlan {
   std::vector<const char*> readonly_paths;
   const char* hostname = nullptr;
 
-  // The main process.
+  // The main process, when there is one.
+  bool has_main = true;
   std::vector<const char*> exec_candidates;  // args[0], or each PATH entry joined with it
   std::vector<char*> argv;                   // null-terminated
   std::vector<char*> envp;                   // null-terminated

@@ -191,9 +191,11 @@ Result<ChildPlan> build_child_plan(const ContainerSpec& spec, const SeccompProgr
     for (const std::string& p : spec.readonly_paths) plan.readonly_paths.push_back(plan.keep(p));
   }
 
-  TARMAC_RETURN_IF_ERROR(
-      plan_process(plan, spec.process, spec.capabilities, spec.privileged, spec.seccomp, seccomp),
-      "process");
+  plan.has_main = spec.main_process;
+  if (spec.main_process)
+    TARMAC_RETURN_IF_ERROR(
+        plan_process(plan, spec.process, spec.capabilities, spec.privileged, spec.seccomp, seccomp),
+        "process");
   plan.rlimits = spec.rlimits;
   return plan;
 }

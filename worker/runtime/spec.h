@@ -85,6 +85,9 @@ struct ContainerSpec {
   std::string hostname;  // empty: keep the host's (bpm); task containers set their own
 
   Process process;
+  // false: no main process; init alone holds the container until it is stopped (Garden's
+  // model, which the worker uses) and every process comes in by exec. `process` is ignored.
+  bool main_process = true;
 
   // Capability names without "CAP_" ("NET_BIND_SERVICE"); none by default. Privileged
   // containers get Docker's privileged set and no seccomp filter.

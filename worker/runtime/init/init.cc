@@ -4,6 +4,8 @@
 // the only host file it can reach) and exits with the same code.
 //
 // usage: tarmac-init MAIN_PID EXIT_FD
+// MAIN_PID 0: no main process. Init holds the container alone until a signal that would end
+// a process by default, which it records as its own end (processes come in by exec).
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -34,13 +36,29 @@ void record(int fd, int status) {
   }
 }
 
+// The signals whose default action is not to end a process.
+bool ends_by_default(int sig) {
+  switch (sig) {
+    case SIGCHLD:
+    case SIGCONT:
+    case SIGURG:
+    case SIGWINCH:
+    case SIGTSTP:
+    case SIGTTIN:
+    case SIGTTOU:
+      return false;
+    default:
+      return true;
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc != 3) return 111;
   pid_t main_pid = static_cast<pid_t>(std::atoi(argv[1]));
   int exit_fd = std::atoi(argv[2]);
-  if (main_pid <= 0 || exit_fd < 3) return 111;
+  if (main_pid < 0 || exit_fd < 3) return 111;
 
   // Nobody in the container may ptrace us to reach exit_fd.
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
@@ -73,6 +91,11 @@ int main(int argc, char** argv) {
     siginfo_t info;
     int sig = sigwaitinfo(&all, &info);
     if (sig < 0 || sig == SIGCHLD) continue;
-    kill(main_pid, sig);
+    if (main_pid > 0) {
+      kill(main_pid, sig);
+    } else if (ends_by_default(sig)) {
+      record(exit_fd, sig);  // a wait status of "killed by sig"
+      return 128 + sig;
+    }
   }
 }
