@@ -45,6 +45,21 @@ class LinuxExecutedProcess final : public ExecutedProcess {
       if (r < 0) return sys_error("wait for process " + std::to_string(pid_));
       status_ = status;
     }
+    return decoded();
+  }
+
+  Result<std::optional<ExitStatus>> poll() override {
+    if (!status_) {
+      int status = 0;
+      pid_t r = ::waitpid(waiter_, &status, WNOHANG);
+      if (r < 0 && errno != EINTR) return sys_error("wait for process " + std::to_string(pid_));
+      if (r <= 0) return std::optional<ExitStatus>();
+      status_ = status;
+    }
+    return std::optional<ExitStatus>(decoded());
+  }
+
+  ExitStatus decoded() const {
     ExitStatus st;
     if (WIFSIGNALED(*status_)) {
       st.signal = WTERMSIG(*status_);

@@ -60,6 +60,8 @@ class ExecutedProcess {
   virtual pid_t pid() const = 0;
   virtual StdioEnds& stdio() = 0;
   virtual Result<ExitStatus> wait() = 0;
+  // The exit status if the process has ended, nullopt while it runs; never blocks.
+  virtual Result<std::optional<ExitStatus>> poll() = 0;
   virtual Status signal(int sig) = 0;
 };
 using ExecutedProcessPtr = std::unique_ptr<ExecutedProcess>;

@@ -59,17 +59,30 @@ Result<std::optional<ExitStatus>> StateStore::read_exit(const std::string& id) c
   auto text = fs::read_file(exit_path(id));
   if (!text) return std::move(text).error();
   if (text->empty()) return std::optional<ExitStatus>();
+  auto st = parse_exit_record(*text);
+  if (!st) return std::move(st).error().wrap("parse " + exit_path(id));
+  return std::optional<ExitStatus>(*st);
+}
+
+Result<ExitStatus> parse_exit_record(const std::string& text) {
   ExitStatus st;
   int value = 0;
   char word[16] = {};
-  if (std::sscanf(text->c_str(), "%15s %d", word, &value) != 2)
-    return Error("parse " + exit_path(id) + ": \"" + *text + "\"");
+  if (std::sscanf(text.c_str(), "%15s %d", word, &value) != 2 || value < 0)
+    return Error("expected \"exited N\" or \"signaled N\", got \"" + text + "\"");
   if (std::string(word) == "signaled") {
     st.signal = value;
-  } else {
+  } else if (std::string(word) == "exited") {
     st.exit_code = value;
+  } else {
+    return Error("expected \"exited N\" or \"signaled N\", got \"" + text + "\"");
   }
-  return std::optional<ExitStatus>(st);
+  return st;
+}
+
+std::string exit_record(const ExitStatus& st) {
+  return st.signal ? "signaled " + std::to_string(st.signal) + "\n"
+                   : "exited " + std::to_string(st.exit_code) + "\n";
 }
 
 }  // namespace tarmac::runtime

@@ -33,4 +33,8 @@ class StateStore {
   std::string run_dir_;
 };
 
+// The exit file's text, as init writes it: "exited 3\n" or "signaled 9\n".
+Result<ExitStatus> parse_exit_record(const std::string& text);
+std::string exit_record(const ExitStatus& st);
+
 }  // namespace tarmac::runtime

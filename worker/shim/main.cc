@@ -1,0 +1,320 @@
+// tarmac-shim: keeps one process started by the worker, so that the process, its output and
+// its exit status outlive the worker (kill -9 included) and every client. It starts the
+// process in the container (the runtime's exec), holds its stdio, appends its output to the
+// output log, takes stdin, resizes and signals from clients on shim.sock, and writes the exit
+// file when the process ends. See protocol.h.
+//
+// usage: tarmac-shim DIR   (fd 3: where to report "ok <pid>" or "error <message>")
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "common/fs.h"
+#include "worker/runtime/state_store.h"
+#include "worker/shim/output_log.h"
+#include "worker/shim/protocol.h"
+
+namespace tarmac::shim {
+namespace {
+
+constexpr int kReportFd = 3;
+constexpr size_t kMaxPendingStdin = 1 << 20;
+
+void report(const std::string& line) {
+  std::string text = line + "\n";
+  ssize_t ignored = ::write(kReportFd, text.data(), text.size());
+  (void)ignored;
+  ::close(kReportFd);
+}
+
+[[noreturn]] void fail(const std::string& message) {
+  report("error " + message);
+  std::fprintf(stderr, "tarmac-shim: %s\n", message.c_str());
+  ::_exit(1);
+}
+
+void set_nonblocking(int fd) { ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK); }
+
+Result<UniqueFd> listen_here() {
+  UniqueFd fd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!fd) return sys_error("socket");
+  sockaddr_un addr = {};
+  addr.sun_family = AF_UNIX;
+  std::strcpy(addr.sun_path, kSocketFile);
+  ::unlink(kSocketFile);
+  // Relative to the process dir: the absolute path may be longer than sun_path allows.
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+    return sys_error(std::string("bind ") + kSocketFile);
+  if (::listen(fd.get(), 16) != 0) return sys_error("listen");
+  return fd;
+}
+
+class Shim {
+ public:
+  Shim(runtime::ExecutedProcessPtr process, OutputLogWriter log, UniqueFd listener, bool tty)
+      : process_(std::move(process)), log_(std::move(log)), listener_(std::move(listener)) {
+    auto& io = process_->stdio();
+    if (tty) {
+      out_ = io.pty_master.get();
+      in_ = out_;
+    } else {
+      out_ = io.stdout_fd.get();
+      err_ = io.stderr_fd.get();
+      in_ = io.stdin_fd.get();
+    }
+    for (int fd : {out_, err_, in_})
+      if (fd >= 0) set_nonblocking(fd);
+    tty_ = tty;
+  }
+
+  // Runs until the process has ended and its output is in the log; returns its status.
+  runtime::ExitStatus run(int signal_fd) {
+    std::vector<char> buf(kMaxFramePayload);
+    for (;;) {
+      std::vector<pollfd> fds;
+      fds.push_back({listener_.get(), POLLIN, 0});
+      fds.push_back({signal_fd, POLLIN, 0});
+      fds.push_back({out_, static_cast<short>(out_ >= 0 ? POLLIN : 0), 0});
+      fds.push_back({err_, static_cast<short>(err_ >= 0 ? POLLIN : 0), 0});
+      bool want_write = in_ >= 0 && !pending_stdin_.empty();
+      fds.push_back({tty_ ? -1 : in_, static_cast<short>(want_write ? POLLOUT : 0), 0});
+      size_t first_client = fds.size();
+      bool take_input = pending_stdin_.size() < kMaxPendingStdin;
+      for (const UniqueFd& c : clients_)
+        fds.push_back({c.get(), static_cast<short>(take_input ? POLLIN : 0), 0});
+      // A tty takes stdin through the same fd as output: write when there is something.
+      if (tty_ && want_write) fds[2].events |= POLLOUT;
+
+      if (::poll(fds.data(), fds.size(), -1) < 0 && errno != EINTR) break;
+      if (fds[0].revents & POLLIN) accept_clients();
+      if (fds[1].revents & POLLIN) drain_signals(signal_fd);
+      if (fds[2].revents & POLLOUT || fds[4].revents & (POLLOUT | POLLERR)) flush_stdin();
+      bool grew = false;
+      if (fds[2].revents & (POLLIN | POLLHUP | POLLERR)) grew |= pump(out_, Stream::kStdout, buf);
+      if (fds[3].revents & (POLLIN | POLLHUP | POLLERR)) grew |= pump(err_, Stream::kStderr, buf);
+      if (grew) notify(Message::kOutput);
+      for (size_t i = first_client; i < fds.size(); ++i)
+        if (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) serve(i - first_client);
+      std::erase_if(clients_, [](const UniqueFd& c) { return !c; });
+
+      if (status_) {
+        // The process has ended: what it wrote is in the pipes now. A background child that
+        // still holds them does not keep the exit from being reported.
+        bool more = pump(out_, Stream::kStdout, buf) | pump(err_, Stream::kStderr, buf);
+        if (more) notify(Message::kOutput);
+        return *status_;
+      }
+    }
+    return runtime::ExitStatus{.exit_code = 1};
+  }
+
+  void notify(Message m) {
+    char c = static_cast<char>(m);
+    for (UniqueFd& client : clients_) {
+      // A client with wake-ups queued already will read the log to its end.
+      if (::send(client.get(), &c, 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 && errno != EAGAIN)
+        client.reset();
+    }
+  }
+
+ private:
+  void accept_clients() {
+    for (;;) {
+      int fd = ::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+      if (fd < 0) return;
+      clients_.emplace_back(fd);
+    }
+  }
+
+  void drain_signals(int signal_fd) {
+    signalfd_siginfo info;
+    while (::read(signal_fd, &info, sizeof info) == sizeof info) {
+    }
+    auto st = process_->poll();
+    if (!st) {
+      std::fprintf(stderr, "tarmac-shim: %s\n", st.error().what().c_str());
+      status_ = runtime::ExitStatus{.exit_code = 1};
+    } else if (st->has_value()) {
+      status_ = **st;
+    }
+  }
+
+  // Reads what `fd` has now into the log; true if anything was appended.
+  bool pump(int& fd, Stream stream, std::vector<char>& buf) {
+    if (fd < 0) return false;
+    bool grew = false;
+    for (;;) {
+      ssize_t n = ::read(fd, buf.data(), buf.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno == EAGAIN) return grew;
+      if (n <= 0) {  // EOF, or EIO from a pty whose last holder went away
+        if (!tty_) {
+          auto& io = process_->stdio();
+          (stream == Stream::kStdout ? io.stdout_fd : io.stderr_fd).reset();
+        }
+        fd = -1;
+        return grew;
+      }
+      if (auto s = log_.append(stream, std::string_view(buf.data(), n)); !s.ok())
+        std::fprintf(stderr, "tarmac-shim: %s\n", s.error().what().c_str());
+      grew = true;
+    }
+  }
+
+  void flush_stdin() {
+    while (in_ >= 0 && !pending_stdin_.empty()) {
+      ssize_t n = ::write(in_, pending_stdin_.data(), pending_stdin_.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno == EAGAIN) return;
+      if (n < 0) {  // the process closed its stdin: what was left cannot be delivered
+        pending_stdin_.clear();
+        close_stdin_now();
+        return;
+      }
+      pending_stdin_.erase(0, n);
+    }
+    if (close_stdin_ && pending_stdin_.empty()) close_stdin_now();
+  }
+
+  void close_stdin_now() {
+    if (tty_) {
+      // A terminal has no half-close: end-of-file is ^D at the start of a line.
+      if (in_ >= 0) {
+        ssize_t ignored = ::write(in_, "\x04", 1);
+        (void)ignored;
+      }
+      return;
+    }
+    if (in_ >= 0) {
+      process_->stdio().stdin_fd.reset();
+      in_ = -1;
+    }
+  }
+
+  void serve(size_t index) {
+    UniqueFd& client = clients_[index];
+    char msg[64 * 1024 + 1];
+    ssize_t n = ::recv(client.get(), msg, sizeof msg, MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+    if (n <= 0) {
+      client.reset();
+      return;
+    }
+    switch (static_cast<Message>(msg[0])) {
+      case Message::kStdin:
+        if (in_ >= 0 && !close_stdin_) pending_stdin_.append(msg + 1, n - 1);
+        flush_stdin();
+        break;
+      case Message::kCloseStdin:
+        close_stdin_ = true;
+        flush_stdin();
+        break;
+      case Message::kResize:
+        if (tty_ && n >= 5) {
+          winsize ws = {};
+          ws.ws_row = static_cast<uint16_t>(uint8_t(msg[1]) | uint8_t(msg[2]) << 8);
+          ws.ws_col = static_cast<uint16_t>(uint8_t(msg[3]) | uint8_t(msg[4]) << 8);
+          ::ioctl(out_, TIOCSWINSZ, &ws);
+        }
+        break;
+      case Message::kSignal:
+        if (n >= 5) {
+          int32_t sig = 0;
+          std::memcpy(&sig, msg + 1, 4);
+          if (sig > 0 && sig < NSIG) (void)process_->signal(sig);
+        }
+        break;
+      default:
+        client.reset();  // not a client of ours
+    }
+  }
+
+  runtime::ExecutedProcessPtr process_;
+  OutputLogWriter log_;
+  UniqueFd listener_;
+  std::vector<UniqueFd> clients_;
+  int out_ = -1, err_ = -1, in_ = -1;
+  bool tty_ = false;
+  std::string pending_stdin_;
+  bool close_stdin_ = false;
+  std::optional<runtime::ExitStatus> status_;
+};
+
+int shim_main(const char* dir) {
+  // Leave the worker's session and process tree: the worker reaps the first child at once
+  // and the shim is adopted by init, so the worker's death touches neither.
+  pid_t first = ::fork();
+  if (first < 0) fail(std::string("fork: ") + std::strerror(errno));
+  if (first > 0) ::_exit(0);
+  ::setsid();
+  ::signal(SIGPIPE, SIG_IGN);
+  ::signal(SIGHUP, SIG_IGN);
+
+  if (::chdir(dir) != 0) fail(std::string("chdir ") + dir + ": " + std::strerror(errno));
+  int log_fd = ::open("shim.log", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (log_fd >= 0) ::dup2(log_fd, 2);
+
+  auto text = fs::read_file(kRequestFile);
+  if (!text) fail(text.error().what());
+  auto request = parse_request(*text);
+  if (!request) fail(request.error().what());
+
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  ::sigprocmask(SIG_BLOCK, &chld, nullptr);
+  int signal_fd = ::signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
+  if (signal_fd < 0) fail(std::string("signalfd: ") + std::strerror(errno));
+
+  auto rt = runtime::make_runtime(request->runtime);
+  if (!rt) fail(rt.error().what());
+  auto container = (*rt)->find(request->container);
+  if (!container) fail(container.error().what());
+  auto listener = listen_here();
+  if (!listener) fail(listener.error().what());
+  auto log = OutputLogWriter::create(".", request->retain_bytes);
+  if (!log) fail(log.error().what());
+
+  runtime::StdioConfig io;
+  io.mode = request->tty ? runtime::StdioConfig::Mode::kPty : runtime::StdioConfig::Mode::kPipes;
+  auto process = (*container)->exec(request->process, io);
+  if (!process) fail(process.error().what());
+  if (request->tty) {
+    winsize ws = {};
+    ws.ws_row = request->rows;
+    ws.ws_col = request->columns;
+    ::ioctl((*process)->stdio().pty_master.get(), TIOCSWINSZ, &ws);
+  }
+  report("ok " + std::to_string((*process)->pid()));
+
+  Shim shim(std::move(*process), std::move(*log), std::move(*listener), request->tty);
+  runtime::ExitStatus status = shim.run(signal_fd);
+  if (auto s = fs::write_file_atomic(kExitFile, runtime::exit_record(status), 0600, false); !s.ok())
+    std::fprintf(stderr, "tarmac-shim: %s\n", s.error().what().c_str());
+  ::unlink(kSocketFile);
+  shim.notify(Message::kExited);
+  return 0;
+}
+
+}  // namespace
+}  // namespace tarmac::shim
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: tarmac-shim DIR (started by tarmac worker)\n");
+    return 2;
+  }
+  return tarmac::shim::shim_main(argv[1]);
+}
