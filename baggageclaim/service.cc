@@ -171,7 +171,8 @@ grpc::Status VolumeService::StreamP2POut(grpc::ServerContext*, const v1::StreamP
   return grpc::Status::OK;
 }
 
-Result<RunningServer> start_server(const std::string& address, grpc::Service* service,
+Result<RunningServer> start_server(const std::string& address,
+                                   const std::vector<grpc::Service*>& services,
                                    const TlsFiles& tls) {
   if (!tls.enabled() && !is_loopback_address(address))
     return Error("listen on " + address +
@@ -182,7 +183,7 @@ Result<RunningServer> start_server(const std::string& address, grpc::Service* se
   RunningServer running;
   grpc::ServerBuilder builder;
   builder.AddListeningPort(address, *creds, &running.port);
-  builder.RegisterService(service);
+  for (grpc::Service* service : services) builder.RegisterService(service);
   builder.SetMaxReceiveMessageSize(16 << 20);
   running.server = builder.BuildAndStart();
   if (!running.server || running.port == 0)

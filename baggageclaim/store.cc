@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -15,28 +14,10 @@
 #include "baggageclaim/id_shift.h"
 #include "baggageclaim/mounts.h"
 #include "common/fs.h"
+#include "common/uuid.h"
 
 namespace tarmac::baggageclaim {
 namespace {
-
-std::string new_handle() {
-  unsigned char b[16];
-  size_t got = 0;
-  while (got < sizeof(b)) {
-    ssize_t n = ::getrandom(b + got, sizeof(b) - got, 0);
-    if (n > 0) got += static_cast<size_t>(n);
-  }
-  b[6] = (b[6] & 0x0f) | 0x40;  // a version 4 UUID, like Concourse's handles
-  b[8] = (b[8] & 0x3f) | 0x80;
-  static const char* hex = "0123456789abcdef";
-  std::string s;
-  for (int i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) s += '-';
-    s += hex[b[i] >> 4];
-    s += hex[b[i] & 15];
-  }
-  return s;
-}
 
 Error not_found(const std::string& handle) {
   return Error("volume \"" + handle + "\" not found", ENOENT);
@@ -63,7 +44,9 @@ Store::~Store() = default;
 
 Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
   if (options.root.empty()) return Error("open volume store: no root directory given");
-  TARMAC_RETURN_IF_ERROR(fs::make_dirs(options.root, 0700), "open volume store");
+  // 0711 down to each volume: an unprivileged container's root (a mapped uid) must reach its
+  // volumes through these directories, while nobody else can list them.
+  TARMAC_RETURN_IF_ERROR(fs::make_dirs(options.root, 0711), "open volume store");
   char real[PATH_MAX];
   if (!::realpath(options.root.c_str(), real))
     return sys_error("open volume store: resolve " + options.root);
@@ -71,7 +54,7 @@ Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
   context.root = real;
   context.ids = options.ids;
   for (const char* phase : {"/init", "/live", "/dead"})
-    TARMAC_RETURN_IF_ERROR(fs::make_dirs(context.root + phase, 0700), "open volume store");
+    TARMAC_RETURN_IF_ERROR(fs::make_dirs(context.root + phase, 0711), "open volume store");
 
   // Whether unprivileged volumes hold container ids (idmapped) or host ids is a property of
   // the data on disk: a store keeps the mode it was made with.
@@ -193,7 +176,7 @@ Result<VolumeRecord> Store::live_record(const std::string& handle, const Entry& 
 }
 
 Result<Volume> Store::create(const CreateSpec& spec) {
-  std::string handle = spec.handle.empty() ? new_handle() : spec.handle;
+  std::string handle = spec.handle.empty() ? new_uuid() : spec.handle;
   std::string context = "create volume \"" + handle + "\"";
   TARMAC_RETURN_IF_ERROR(check_handle(handle), context);
   const bool cow = spec.strategy.kind == Strategy::Kind::kCow;
@@ -225,7 +208,7 @@ Result<Volume> Store::create(const CreateSpec& spec) {
     entries_.erase(handle);
     return std::move(e).wrap(context);
   };
-  if (::mkdir(record.dir.c_str(), 0700) != 0) return fail(sys_error("mkdir " + record.dir));
+  if (::mkdir(record.dir.c_str(), 0711) != 0) return fail(sys_error("mkdir " + record.dir));
   Status laid_out;
   if (cow) {
     std::unique_lock parent_io(parent->io_mu);

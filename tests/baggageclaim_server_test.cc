@@ -13,6 +13,7 @@
 #include "baggageclaim/client.h"
 #include "baggageclaim/mounts.h"
 #include "common/fs.h"
+#include "tests/server_process.h"
 #include "tests/testutil.h"
 
 namespace tarmac::baggageclaim {
@@ -24,64 +25,35 @@ using tarmac::testing::mounts_under;
 using tarmac::testing::run_host;
 using tarmac::testing::TempDir;
 
-// One baggageclaim process.
+// One baggageclaim process and a client of it.
 class Server {
  public:
-  explicit Server(std::string volumes, std::vector<std::string> extra = {})
-      : volumes_(std::move(volumes)), extra_(std::move(extra)) {}
+  explicit Server(const std::string& volumes, std::vector<std::string> extra = {})
+      : process_([&] {
+          std::vector<std::string> args = {bin_dir() + "/baggageclaim", "--volumes", volumes,
+                                           "--bind-port", "0"};
+          args.insert(args.end(), extra.begin(), extra.end());
+          return args;
+        }()) {}
   ~Server() { stop(SIGTERM); }
 
-  // Starts it and waits for its "listening on" line; returns "" or why not.
   std::string start() {
-    int out[2];
-    if (::pipe(out) != 0) return "pipe";
-    std::vector<std::string> args = {bin_dir() + "/baggageclaim", "--volumes", volumes_,
-                                     "--bind-port", "0"};
-    args.insert(args.end(), extra_.begin(), extra_.end());
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::dup2(out[1], 1);
-      ::close(out[0]);
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execv(argv[0], argv.data());
-      ::_exit(127);
-    }
-    ::close(out[1]);
-    std::string line;
-    char c;
-    while (::read(out[0], &c, 1) == 1 && c != '\n') line += c;
-    ::close(out[0]);
-    auto colon = line.rfind(':');
-    if (line.rfind("listening on ", 0) != 0 || colon == std::string::npos)
-      return "no listening line, got \"" + line + "\"";
-    address_ = "127.0.0.1:" + line.substr(colon + 1);
-    auto client = Client::connect(address_);
+    if (std::string e = process_.start(); !e.empty()) return e;
+    auto client = Client::connect(address());
     if (!client.ok()) return client.error().what();
     client_ = std::move(*client);
     return "";
   }
-
-  // Stops it with `sig` and reaps it; its exit status.
   int stop(int sig) {
-    if (pid_ <= 0) return -1;
     client_.reset();
-    ::kill(pid_, sig);
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    pid_ = -1;
-    return status;
+    return process_.stop(sig);
   }
 
   Client& client() { return *client_; }
-  const std::string& address() const { return address_; }
+  std::string address() const { return process_.address(); }
 
  private:
-  std::string volumes_;
-  std::vector<std::string> extra_;
-  pid_t pid_ = -1;
-  std::string address_;
+  tarmac::testing::ServerProcess process_;
   std::unique_ptr<Client> client_;
 };
 

@@ -314,7 +314,9 @@ void reset_signals() {
   // Our pid namespace is the parent's, so this is the host pid the caller can signal.
   ssize_t sent = ::send(p.sync_fd, &pid, sizeof pid, MSG_NOSIGNAL);
   (void)sent;
-  ::close(p.sync_fd);
+  // Hold nothing of the caller's while waiting: not the process's pipes (their readers must
+  // see EOF when the process ends) and not the caller's sockets (a dead caller must look dead).
+  ::syscall(SYS_close_range, 3, ~0U, 0);
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }

@@ -1,4 +1,5 @@
 #include "worker/runtime/plan_builder.h"
+#include "worker/runtime/runtime.h"
 
 #include <sys/mount.h>
 #include <sys/stat.h>

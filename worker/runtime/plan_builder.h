@@ -17,7 +17,5 @@ Status plan_process(ChildPlan& plan, const Process& process,
                     const std::vector<std::string>& capabilities, bool privileged, bool use_seccomp,
                     const SeccompProgram& seccomp);
 
-// Rejects ids that could not be a directory name under the run dir.
-Status validate_container_id(const std::string& id);
 
 }  // namespace tarmac::runtime

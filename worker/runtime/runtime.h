@@ -126,4 +126,8 @@ using RuntimePtr = std::unique_ptr<Runtime>;
 
 Result<RuntimePtr> make_runtime(RuntimeOptions options);
 
+// Rejects ids that could not be a directory name under the run dir: 1 to 200 of
+// [A-Za-z0-9_.-], not "." or "..".
+Status validate_container_id(const std::string& id);
+
 }  // namespace tarmac::runtime

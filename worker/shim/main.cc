@@ -10,6 +10,7 @@
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -255,6 +256,8 @@ class Shim {
 int shim_main(const char* dir) {
   // Leave the worker's session and process tree: the worker reaps the first child at once
   // and the shim is adopted by init, so the worker's death touches neither.
+  ::syscall(SYS_close_range, 4, ~0U, 0);  // nothing of the worker's but the report pipe
+  ::fcntl(kReportFd, F_SETFD, FD_CLOEXEC);
   pid_t first = ::fork();
   if (first < 0) fail(std::string("fork: ") + std::strerror(errno));
   if (first > 0) ::_exit(0);

@@ -189,6 +189,7 @@ Result<OutputBatch> OutputLogReader::read(size_t max_bytes) {
       continue;
     }
     offset_ += kHeaderSize + h.length;
+    chunk.end_offset = offset_;
     total += h.length;
     batch.chunks.push_back(std::move(chunk));
   }

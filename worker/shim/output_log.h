@@ -47,6 +47,7 @@ class OutputLogWriter {
 struct OutputChunk {
   Stream stream = Stream::kStdout;
   std::string data;
+  uint64_t end_offset = 0;  // offset just past this chunk: resume from here
 };
 
 struct OutputBatch {

@@ -1,0 +1,36 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <csignal>
+
+#include <string>
+#include <vector>
+
+namespace tarmac::testing {
+
+// A server binary run by a test: started with its args, ready once it printed
+// "listening on IP:PORT" on stdout; stopped (SIGTERM unless told) and reaped when this goes.
+class ServerProcess {
+ public:
+  explicit ServerProcess(std::vector<std::string> args) : args_(std::move(args)) {}
+  ~ServerProcess() { stop(SIGTERM); }
+  ServerProcess(const ServerProcess&) = delete;
+  ServerProcess& operator=(const ServerProcess&) = delete;
+
+  // Starts it and waits for the listening line; returns "" or why not.
+  std::string start();
+  // Sends `sig`, reaps it, returns its wait status (-1 if it was not running).
+  int stop(int sig);
+
+  pid_t pid() const { return pid_; }
+  int port() const { return port_; }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  std::vector<std::string> args_;
+  pid_t pid_ = -1;
+  int port_ = 0;
+};
+
+}  // namespace tarmac::testing

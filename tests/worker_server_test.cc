@@ -1,0 +1,455 @@
+// tarmac worker end to end over gRPC on loopback: real containers on real volumes, processes
+// that outlive their clients and the worker itself (kill -9), bad requests.
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "baggageclaim/client.h"
+#include "baggageclaim/mounts.h"
+#include "common/fs.h"
+#include "tarmac/worker/v1/containers.grpc.pb.h"
+#include "tests/server_process.h"
+#include "tests/testutil.h"
+
+namespace tarmac::testing {
+namespace {
+
+namespace v1 = worker::v1;
+
+// What a Process call saw.
+struct Seen {
+  std::string process_id;
+  int pid = 0;
+  std::string out, err;
+  uint64_t next_offset = 0;
+  uint64_t dropped = 0;
+  bool exited = false;
+  int exit_code = -1, signal = 0;
+  grpc::Status status;
+};
+
+class WorkerServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!is_root()) GTEST_SKIP() << "needs root (containers, mounts, cgroups)";
+    ::chmod(dir_.path().c_str(), 0711);  // the worker needs its work dir reachable (see there)
+    start_worker();
+    // The image: busybox imported into a volume.
+    baggageclaim::CreateSpec image;
+    image.handle = "busybox";
+    image.privileged = true;
+    image.strategy.kind = baggageclaim::Strategy::Kind::kImport;
+    image.strategy.import_path = shared_busybox_rootfs();
+    auto v = volumes_->create(image);
+    ASSERT_TRUE(v.ok()) << v.error().what();
+  }
+
+  void TearDown() override {
+    if (containers_) {
+      grpc::ClientContext ctx;
+      v1::ListContainersResponse all;
+      containers_->List(&ctx, v1::ListContainersRequest(), &all);
+      for (const auto& c : all.containers()) destroy(c.handle());
+    }
+    stop_worker(SIGTERM);
+    EXPECT_TRUE(baggageclaim::unmount_under(dir_.path()).ok());
+    EXPECT_TRUE(mounts_under(dir_.path()).empty());
+    remove_cgroup_parent(cgroup_parent());
+  }
+
+  static std::string cgroup_parent() { return "tarmac-wtest-" + std::to_string(::getpid()); }
+
+  void start_worker() {
+    worker_ = std::make_unique<ServerProcess>(std::vector<std::string>{
+        bin_dir() + "/tarmac", "worker", "--work-dir", dir_.path() + "/work", "--bind-port", "0",
+        "--cgroup-parent", cgroup_parent(), "--output-retain-bytes", "262144"});
+    ASSERT_EQ(worker_->start(), "");
+    channel_ = grpc::CreateChannel(worker_->address(), grpc::InsecureChannelCredentials());
+    containers_ = v1::Containers::NewStub(channel_);
+    auto c = baggageclaim::Client::connect(worker_->address());
+    ASSERT_TRUE(c.ok()) << c.error().what();
+    volumes_ = std::move(*c);
+  }
+
+  void stop_worker(int sig) {
+    containers_.reset();
+    volumes_.reset();
+    channel_.reset();
+    if (worker_) worker_->stop(sig);
+  }
+
+  v1::Container create(const std::string& handle, bool privileged = false) {
+    v1::CreateContainerRequest req;
+    req.mutable_spec()->set_handle(handle);
+    req.mutable_spec()->set_image_volume("busybox");
+    req.mutable_spec()->set_privileged(privileged);
+    (*req.mutable_spec()->mutable_properties())["role"] = "test";
+    grpc::ClientContext ctx;
+    v1::Container c;
+    auto s = containers_->Create(&ctx, req, &c);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return c;
+  }
+
+  grpc::Status destroy(const std::string& handle) {
+    grpc::ClientContext ctx;
+    v1::DestroyContainerRequest req;
+    req.set_handle(handle);
+    v1::DestroyContainerResponse resp;
+    return containers_->Destroy(&ctx, req, &resp);
+  }
+
+  static v1::ProcessInput run_message(const std::string& handle, std::vector<std::string> argv,
+                                      const std::string& id = "") {
+    v1::ProcessInput in;
+    in.mutable_run()->set_handle(handle);
+    auto* p = in.mutable_run()->mutable_process();
+    p->set_id(id);
+    p->set_path(argv[0]);
+    for (size_t i = 1; i < argv.size(); ++i) p->add_args(argv[i]);
+    return in;
+  }
+
+  static v1::ProcessInput attach_message(const std::string& handle, const std::string& id,
+                                         uint64_t from) {
+    v1::ProcessInput in;
+    in.mutable_attach()->set_handle(handle);
+    in.mutable_attach()->set_process_id(id);
+    in.mutable_attach()->set_from_offset(from);
+    return in;
+  }
+
+  // Sends `first` then `inputs` (then closes its side), reads until the exit status, or until
+  // `stop_after_bytes` of stdout arrived (then the client goes away).
+  Seen process(const v1::ProcessInput& first, const std::vector<v1::ProcessInput>& inputs = {},
+               size_t stop_after_bytes = 0) {
+    Seen seen;
+    grpc::ClientContext ctx;
+    auto stream = containers_->Process(&ctx);
+    stream->Write(first);
+    for (const auto& in : inputs) stream->Write(in);
+    v1::ProcessOutput out;
+    bool closed = false;
+    while (stream->Read(&out)) {
+      if (out.has_started()) {
+        seen.process_id = out.started().process_id();
+        seen.pid = out.started().pid();
+      } else if (out.has_output()) {
+        (out.output().stream() == v1::ProcessOutput::STDERR ? seen.err : seen.out) +=
+            out.output().data();
+        seen.next_offset = out.output().next_offset();
+        if (stop_after_bytes && seen.out.size() >= stop_after_bytes) {
+          ctx.TryCancel();
+          break;
+        }
+      } else if (out.has_dropped()) {
+        seen.dropped += out.dropped();
+      } else if (out.has_exit()) {
+        seen.exited = true;
+        seen.exit_code = out.exit().exit_code();
+        seen.signal = out.exit().signal();
+        stream->WritesDone();
+        closed = true;
+      }
+    }
+    if (!closed) stream->WritesDone();
+    seen.status = stream->Finish();
+    return seen;
+  }
+
+  v1::Container get(const std::string& handle, grpc::Status* status = nullptr) {
+    grpc::ClientContext ctx;
+    v1::GetContainerRequest req;
+    req.set_handle(handle);
+    v1::Container c;
+    auto s = containers_->Get(&ctx, req, &c);
+    if (status) *status = s;
+    return c;
+  }
+
+  // Waits until the process has ended, as the worker reports it.
+  bool wait_ended(const std::string& handle, const std::string& id) {
+    for (int i = 0; i < 500; ++i) {
+      v1::Container c = get(handle);
+      for (const auto& p : c.processes())
+        if (p.id() == id && !p.running()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return false;
+  }
+
+  TempDir dir_{"worker-server"};
+  std::unique_ptr<ServerProcess> worker_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::Containers::Stub> containers_;
+  std::unique_ptr<baggageclaim::Client> volumes_;
+};
+
+v1::ProcessInput stdin_message(const std::string& data) {
+  v1::ProcessInput in;
+  in.set_stdin(data);
+  return in;
+}
+
+v1::ProcessInput close_stdin_message() {
+  v1::ProcessInput in;
+  in.set_close_stdin(true);
+  return in;
+}
+
+// A process's stdout, stderr, stdin and exit code, in an unprivileged container where root is
+// the mapped host uid.
+TEST_F(WorkerServerTest, RunsAProcessWithStdioAndExitCode) {
+  create("c1");
+  auto seen = process(run_message("c1", {"sh", "-c", "echo out; echo err >&2; exit 3"}));
+  ASSERT_TRUE(seen.status.ok()) << seen.status.error_message();
+  EXPECT_EQ(seen.out, "out\n");
+  EXPECT_EQ(seen.err, "err\n");
+  ASSERT_TRUE(seen.exited);
+  EXPECT_EQ(seen.exit_code, 3);
+
+  seen = process(run_message("c1", {"sh", "-c", "cat; id -u; cat /proc/self/uid_map"}),
+                 {stdin_message("hello "), stdin_message("world\n"), close_stdin_message()});
+  ASSERT_TRUE(seen.exited) << seen.status.error_message();
+  EXPECT_EQ(seen.exit_code, 0);
+  EXPECT_EQ(seen.out.substr(0, 14), "hello world\n0\n") << seen.out;
+  EXPECT_NE(seen.out.find("100000"), std::string::npos) << seen.out;
+
+  // Both processes are listed with their end.
+  auto c = get("c1");
+  ASSERT_EQ(c.processes_size(), 2);
+  for (const auto& p : c.processes()) EXPECT_FALSE(p.running());
+}
+
+// A client that goes away leaves the process running; attaching again from the offset it
+// last saw gives exactly the rest of the output and the exit status.
+TEST_F(WorkerServerTest, ReattachAfterClientDisconnectGetsTheRest) {
+  create("c2");
+  std::string script = "i=0; while [ $i -lt 40 ]; do echo line$i; i=$((i+1)); sleep 0.02; done";
+  auto first = process(run_message("c2", {"sh", "-c", script}, "p1"), {}, 6);
+  ASSERT_GE(first.out.size(), 6u);
+  EXPECT_FALSE(first.exited);
+  ASSERT_TRUE(wait_ended("c2", "p1"));
+  auto rest = process(attach_message("c2", "p1", first.next_offset));
+  ASSERT_TRUE(rest.status.ok()) << rest.status.error_message();
+  ASSERT_TRUE(rest.exited);
+  EXPECT_EQ(rest.exit_code, 0);
+  std::string all;
+  for (int i = 0; i < 40; ++i) all += "line" + std::to_string(i) + "\n";
+  EXPECT_EQ(first.out + rest.out, all);
+  // From the start again: everything.
+  auto again = process(attach_message("c2", "p1", 0));
+  EXPECT_EQ(again.out, all);
+}
+
+// kill -9 of the worker while a task runs: the task goes on; a new worker on the same work
+// dir lists the container and its volumes, and an attach gets all the output, including what
+// was written while no worker ran, and the exit status.
+TEST_F(WorkerServerTest, KillNineMidTaskThenReattach) {
+  auto c = create("c3");
+  std::string script =
+      "i=0; while [ $i -lt 30 ]; do echo tick$i; i=$((i+1)); sleep 0.05; done; exit 4";
+  auto first = process(run_message("c3", {"sh", "-c", script}, "task"), {}, 6);
+  ASSERT_FALSE(first.exited);
+  stop_worker(SIGKILL);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // output while it is gone
+  start_worker();
+  grpc::Status st;
+  auto again = get("c3", &st);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(again.rootfs_volume(), c.rootfs_volume());
+  auto vols = volumes_->list();
+  ASSERT_TRUE(vols.ok());
+  bool rootfs_listed = false;
+  for (const auto& v : *vols) rootfs_listed |= v.handle == c.rootfs_volume();
+  EXPECT_TRUE(rootfs_listed);
+  auto rest = process(attach_message("c3", "task", 0));
+  ASSERT_TRUE(rest.status.ok()) << rest.status.error_message();
+  ASSERT_TRUE(rest.exited);
+  EXPECT_EQ(rest.exit_code, 4);
+  std::string all;
+  for (int i = 0; i < 30; ++i) all += "tick" + std::to_string(i) + "\n";
+  EXPECT_EQ(rest.out, all);
+}
+
+// A container whose init died while the worker was down cannot be recovered: the new worker
+// destroys it whole (state and rootfs volume) and reports it gone.
+TEST_F(WorkerServerTest, UnrecoverableContainerIsDestroyedOnRestart) {
+  auto c = create("c4");
+  auto seen = process(run_message("c4", {"sh", "-c", "cat /proc/1/status | grep ^Pid"}));
+  ASSERT_TRUE(seen.exited);
+  stop_worker(SIGKILL);
+  auto state = fs::read_file(dir_.path() + "/work/runtime/c4/state.json");
+  ASSERT_TRUE(state.ok());
+  auto pos = state->find("\"initPid\":");
+  ASSERT_NE(pos, std::string::npos) << *state;
+  pid_t init = std::atoi(state->c_str() + pos + 10);
+  ASSERT_GT(init, 1);
+  ASSERT_EQ(::kill(init, SIGKILL), 0);
+  start_worker();
+  grpc::Status st;
+  get("c4", &st);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::NOT_FOUND);
+  auto vols = volumes_->list();
+  ASSERT_TRUE(vols.ok());
+  for (const auto& v : *vols) EXPECT_NE(v.handle, c.rootfs_volume());
+  EXPECT_FALSE(fs::exists(dir_.path() + "/work/containers/c4"));
+  EXPECT_FALSE(fs::exists(dir_.path() + "/work/runtime/c4"));
+}
+
+// A pseudo-terminal of the asked size, resized while the process runs; signals reach it.
+TEST_F(WorkerServerTest, TtyResizeAndSignal) {
+  create("c5");
+  auto run = run_message("c5", {"sh", "-c", "stty size; read x; stty size"});
+  run.mutable_run()->mutable_process()->mutable_tty()->set_rows(10);
+  run.mutable_run()->mutable_process()->mutable_tty()->set_columns(40);
+  v1::ProcessInput resize;
+  resize.mutable_resize()->set_rows(20);
+  resize.mutable_resize()->set_columns(60);
+  auto seen = process(run, {resize, stdin_message("\n")});
+  ASSERT_TRUE(seen.exited) << seen.status.error_message();
+  EXPECT_NE(seen.out.find("10 40"), std::string::npos) << seen.out;
+  EXPECT_NE(seen.out.find("20 60"), std::string::npos) << seen.out;
+
+  v1::ProcessInput term;
+  term.set_signal(SIGTERM);
+  seen = process(run_message("c5", {"sleep", "100"}), {term});
+  ASSERT_TRUE(seen.exited) << seen.status.error_message();
+  EXPECT_EQ(seen.signal, SIGTERM);
+}
+
+// Destroy kills what runs, and removes the container's state and rootfs volume.
+TEST_F(WorkerServerTest, DestroyLeavesNothing) {
+  auto c = create("c6");
+  auto first = process(run_message("c6", {"sh", "-c", "echo up; sleep 1000"}, "long"), {}, 3);
+  ASSERT_GT(first.pid, 0);
+  ASSERT_TRUE(destroy("c6").ok());
+  EXPECT_NE(::kill(first.pid, 0), 0);
+  auto vols = volumes_->list();
+  ASSERT_TRUE(vols.ok());
+  for (const auto& v : *vols) EXPECT_NE(v.handle, c.rootfs_volume());
+  EXPECT_FALSE(fs::exists(dir_.path() + "/work/containers/c6"));
+  EXPECT_FALSE(fs::exists(dir_.path() + "/work/runtime/c6"));
+  EXPECT_FALSE(fs::exists("/sys/fs/cgroup/pids/" + cgroup_parent() + "/c6"));
+  EXPECT_EQ(destroy("c6").error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+// Properties are set, listed by filter, and kept across a restart.
+TEST_F(WorkerServerTest, PropertiesFilterAndSurviveRestart) {
+  create("c7");
+  create("c8");
+  {
+    grpc::ClientContext ctx;
+    v1::SetContainerPropertyRequest req;
+    req.set_handle("c8");
+    req.set_name("build");
+    req.set_value("42");
+    v1::Container c;
+    ASSERT_TRUE(containers_->SetProperty(&ctx, req, &c).ok());
+  }
+  stop_worker(SIGTERM);
+  start_worker();
+  grpc::ClientContext ctx;
+  v1::ListContainersRequest req;
+  (*req.mutable_properties())["build"] = "42";
+  v1::ListContainersResponse resp;
+  ASSERT_TRUE(containers_->List(&ctx, req, &resp).ok());
+  ASSERT_EQ(resp.containers_size(), 1);
+  EXPECT_EQ(resp.containers(0).handle(), "c8");
+  EXPECT_EQ(resp.containers(0).properties().at("role"), "test");
+}
+
+// Bad requests get errors naming what was wrong, and the worker keeps serving.
+TEST_F(WorkerServerTest, BadRequestsGetErrorsAndTheWorkerKeepsServing) {
+  grpc::Status st;
+  get("nope", &st);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::NOT_FOUND);
+  {
+    grpc::ClientContext ctx;
+    v1::CreateContainerRequest req;
+    req.mutable_spec()->set_image_volume("missing");
+    v1::Container c;
+    st = containers_->Create(&ctx, req, &c);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::NOT_FOUND);
+    EXPECT_NE(st.error_message().find("image_volume"), std::string::npos) << st.error_message();
+  }
+  {
+    grpc::ClientContext ctx;
+    v1::CreateContainerRequest req;
+    req.mutable_spec()->set_handle("../escape");
+    req.mutable_spec()->set_image_volume("busybox");
+    v1::Container c;
+    st = containers_->Create(&ctx, req, &c);
+    EXPECT_FALSE(st.ok());
+    EXPECT_NE(st.error_message().find("handle"), std::string::npos) << st.error_message();
+  }
+  {
+    grpc::ClientContext ctx;
+    v1::CreateContainerRequest req;
+    req.mutable_spec()->set_image_volume("busybox");
+    auto* m = req.mutable_spec()->add_mounts();
+    m->set_volume("busybox");
+    m->set_path("relative");
+    v1::Container c;
+    st = containers_->Create(&ctx, req, &c);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_NE(st.error_message().find("mounts[0].path"), std::string::npos) << st.error_message();
+  }
+  create("c9");
+  auto seen = process(run_message("c9", {""}));
+  EXPECT_EQ(seen.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(seen.status.error_message().find("process.path"), std::string::npos);
+  seen = process(run_message("c9", {"/not/here"}));
+  EXPECT_FALSE(seen.status.ok());
+  EXPECT_NE(seen.status.error_message().find("/not/here"), std::string::npos)
+      << seen.status.error_message();
+  auto user = run_message("c9", {"true"});
+  user.mutable_run()->mutable_process()->set_user("nobody-here");
+  seen = process(user);
+  EXPECT_NE(seen.status.error_message().find("nobody-here"), std::string::npos)
+      << seen.status.error_message();
+  seen = process(attach_message("c9", "no-such-process", 0));
+  EXPECT_EQ(seen.status.error_code(), grpc::StatusCode::NOT_FOUND);
+  seen = process(stdin_message("no first message"));
+  EXPECT_EQ(seen.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  seen = process(run_message("c9", {"true"}, "same"));
+  ASSERT_TRUE(seen.exited);
+  seen = process(run_message("c9", {"true"}, "same"));
+  EXPECT_EQ(seen.status.error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  {
+    grpc::ClientContext ctx;
+    v1::SetContainerPropertyRequest req;
+    req.set_handle("c9");
+    req.set_name(std::string(20 << 20, 'x'));  // over the server's message limit
+    v1::Container c;
+    st = containers_->SetProperty(&ctx, req, &c);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << st.error_message();
+  }
+  // Still serving.
+  seen = process(run_message("c9", {"echo", "alive"}));
+  EXPECT_EQ(seen.out, "alive\n");
+}
+
+// A process writing more than the worker keeps for absent clients: a late attach is told how
+// much it missed and gets the newest output.
+TEST_F(WorkerServerTest, OutputKeptForAbsentClientsIsBounded) {
+  create("c10");
+  auto first = process(
+      run_message("c10", {"sh", "-c", "yes 0123456789abcdef | head -c 2000000; echo; echo end"},
+                  "loud"),
+      {}, 1);
+  ASSERT_TRUE(wait_ended("c10", "loud"));
+  auto late = process(attach_message("c10", "loud", 0));
+  ASSERT_TRUE(late.exited) << late.status.error_message();
+  EXPECT_GT(late.dropped, 1000000u);
+  EXPECT_LE(late.out.size(), 262144u + 65536u);
+  EXPECT_EQ(late.out.substr(late.out.size() - 4), "end\n");
+}
+
+}  // namespace
+}  // namespace tarmac::testing

@@ -1,0 +1,85 @@
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "baggageclaim/idmap.h"
+#include "baggageclaim/store.h"
+#include "common/result.h"
+#include "tarmac/worker/v1/containers.pb.h"
+#include "worker/runtime/runtime.h"
+
+namespace tarmac::containers {
+
+struct ManagerOptions {
+  std::string dir;  // one directory per container: container.json, processes/<id>/
+  runtime::RuntimeOptions runtime;
+  std::string shim_path;  // tarmac-shim
+  // Unprivileged containers map root to this range: the volume store's range.
+  baggageclaim::IdRange ids;
+  uint64_t output_retain_bytes = 16 << 20;
+};
+
+struct StartedProcess {
+  std::string id;
+  pid_t pid = 0;
+};
+
+// The worker's containers: created on copy-on-write volumes of the embedded volume store,
+// run by the bpm runtime, with every process kept by a shim. State lives on disk, so a
+// worker restarted (kill -9 included) finds its containers and their processes again; one
+// that cannot be recovered is destroyed whole. Safe for concurrent use.
+class ContainerManager {
+ public:
+  static Result<std::unique_ptr<ContainerManager>> open(ManagerOptions options,
+                                                        baggageclaim::Store& volumes);
+
+  Result<worker::v1::Container> create(const worker::v1::ContainerSpec& spec);
+  Result<worker::v1::Container> get(const std::string& handle) const;
+  // Containers whose properties include every one of `filter`.
+  std::vector<worker::v1::Container> list(const std::map<std::string, std::string>& filter) const;
+  Result<worker::v1::Container> set_property(const std::string& handle, const std::string& name,
+                                             const std::string& value);
+  // Kills every process, waits for their shims to record the end, removes the container, its
+  // state and its root filesystem volume.
+  Status destroy(const std::string& handle);
+  std::vector<std::string> handles() const;
+
+  Result<StartedProcess> run(const std::string& handle, const worker::v1::ProcessSpec& spec);
+  // The directory of a process (for its output log and shim), checked to exist.
+  Result<std::string> process_dir(const std::string& handle, const std::string& process_id) const;
+  Result<worker::v1::ProcessInfo> process_info(const std::string& handle,
+                                               const std::string& process_id) const;
+
+ private:
+  struct Entry {
+    worker::v1::Container container;  // without processes (read from disk when asked)
+    bool ready = false;               // false while being created or destroyed
+  };
+
+  ContainerManager(ManagerOptions options, baggageclaim::Store& volumes,
+                   runtime::RuntimePtr runtime)
+      : options_(std::move(options)), volumes_(volumes), runtime_(std::move(runtime)) {}
+
+  std::string dir_of(const std::string& handle) const { return options_.dir + "/" + handle; }
+  Status recover();
+  // Removes whatever exists of a container: its runtime container, processes, volume, dir.
+  Status remove_remains(const std::string& handle, const std::string& rootfs_volume);
+  Result<runtime::ContainerSpec> runtime_spec(const worker::v1::ContainerSpec& spec,
+                                              const std::string& handle,
+                                              const std::string& rootfs) const;
+  Status save(const worker::v1::Container& container) const;
+  worker::v1::Container with_processes(const worker::v1::Container& c) const;
+
+  ManagerOptions options_;
+  baggageclaim::Store& volumes_;
+  runtime::RuntimePtr runtime_;
+  mutable std::mutex mu_;
+  std::map<std::string, Entry> entries_;
+};
+
+}  // namespace tarmac::containers
