@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
+#include "cmd/tarmac/generate_key.h"
 #include "worker/worker.h"
 
 namespace {
@@ -74,6 +75,9 @@ int main(int argc, char** argv) {
                    "Output kept per process for clients that are away")
       ->capture_default_str();
 
+  tarmac::cmd::GenerateKeyOptions gk;
+  tarmac::cmd::add_generate_key(app, gk);
+
   CLI11_PARSE(app, argc, argv);
   // stdout carries the "listening on" line for scripts; logs go to stderr.
   spdlog::set_default_logger(spdlog::stderr_color_mt("tarmac"));
@@ -81,5 +85,6 @@ int main(int argc, char** argv) {
     wo.idmapped_mounts = !no_idmap;
     return run_worker(wo);
   }
+  if (app.got_subcommand("generate-key")) return tarmac::cmd::run_generate_key(gk);
   return 2;
 }
