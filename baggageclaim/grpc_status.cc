@@ -23,6 +23,13 @@ grpc::Status to_grpc(const Error& error, grpc::StatusCode fallback) {
     case EINVAL:
       code = grpc::StatusCode::INVALID_ARGUMENT;
       break;
+    case EAGAIN:
+      code = grpc::StatusCode::UNAVAILABLE;
+      break;
+    case EACCES:
+    case EPERM:
+      code = grpc::StatusCode::PERMISSION_DENIED;
+      break;
     default:
       break;
   }

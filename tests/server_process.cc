@@ -1,5 +1,6 @@
 #include "tests/server_process.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -17,6 +18,10 @@ std::string ServerProcess::start() {
   if (pid_ == 0) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // a crashed test leaves no server behind
     ::dup2(out[1], 1);
+    if (!stderr_path_.empty()) {
+      int err = ::open(stderr_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      if (err >= 0) ::dup2(err, 2);
+    }
     ::close(out[0]);
     ::close(out[1]);
     std::vector<char*> argv;
@@ -44,6 +49,19 @@ int ServerProcess::stop(int sig) {
   ::waitpid(pid_, &status, 0);
   pid_ = -1;
   return status;
+}
+
+int ServerProcess::wait_exit(int timeout_ms) {
+  if (pid_ <= 0) return -1;
+  for (int waited = 0; waited <= timeout_ms; waited += 20) {
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return status;
+    }
+    ::usleep(20000);
+  }
+  return -1;
 }
 
 }  // namespace tarmac::testing

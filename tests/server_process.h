@@ -13,7 +13,9 @@ namespace tarmac::testing {
 // "listening on IP:PORT" on stdout; stopped (SIGTERM unless told) and reaped when this goes.
 class ServerProcess {
  public:
-  explicit ServerProcess(std::vector<std::string> args) : args_(std::move(args)) {}
+  // `stderr_path`: where its stderr goes (appended); empty = the test's own.
+  explicit ServerProcess(std::vector<std::string> args, std::string stderr_path = "")
+      : args_(std::move(args)), stderr_path_(std::move(stderr_path)) {}
   ~ServerProcess() { stop(SIGTERM); }
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;
@@ -22,6 +24,9 @@ class ServerProcess {
   std::string start();
   // Sends `sig`, reaps it, returns its wait status (-1 if it was not running).
   int stop(int sig);
+  // Waits for it to exit by itself; its wait status, or -1 if it is still running after
+  // `timeout_ms`.
+  int wait_exit(int timeout_ms);
 
   pid_t pid() const { return pid_; }
   int port() const { return port_; }
@@ -29,6 +34,7 @@ class ServerProcess {
 
  private:
   std::vector<std::string> args_;
+  std::string stderr_path_;
   pid_t pid_ = -1;
   int port_ = 0;
 };

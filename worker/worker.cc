@@ -1,20 +1,27 @@
 #include "worker/worker.h"
 
+#include <fcntl.h>
 #include <limits.h>
 #include <spdlog/spdlog.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <thread>
 
 #include "baggageclaim/service.h"
 #include "baggageclaim/store.h"
 #include "common/fs.h"
+#include "worker/beacon/beacon.h"
 #include "worker/containers/manager.h"
 #include "worker/containers/service.h"
+#include "worker/holdings.h"
 
 namespace tarmac::worker {
 namespace {
+
+constexpr const char* kLockFile = "worker.pid";
 
 class WorkerImpl final : public Worker {
  public:
@@ -22,14 +29,73 @@ class WorkerImpl final : public Worker {
   void shutdown(std::chrono::milliseconds grace) override {
     if (server_.server) server_.server->Shutdown(std::chrono::system_clock::now() + grace);
   }
-  ~WorkerImpl() override { shutdown(std::chrono::milliseconds(0)); }
+  ~WorkerImpl() override {
+    beacon_.reset();
+    shutdown(std::chrono::milliseconds(0));
+  }
 
+  Status drain(DrainMode mode, std::chrono::milliseconds timeout,
+               const std::function<bool()>& interrupted) override;
+
+  std::string name_;
+  UniqueFd lock_;
   std::unique_ptr<baggageclaim::Store> store_;
   std::unique_ptr<containers::ContainerManager> containers_;
+  std::unique_ptr<WorkerHoldings> holdings_;
+  std::unique_ptr<beacon::Beacon> beacon_;
   std::unique_ptr<baggageclaim::VolumeService> volume_service_;
   std::unique_ptr<containers::ContainerService> container_service_;
   baggageclaim::RunningServer server_;
 };
+
+Status WorkerImpl::drain(DrainMode mode, std::chrono::milliseconds timeout,
+                         const std::function<bool()>& interrupted) {
+  const char* what = mode == DrainMode::kLand ? "landing" : "retiring";
+  containers_->refuse_new_containers(std::string("worker ") + name_ + " is " + what);
+  if (beacon_)
+    beacon_->set_state(mode == DrainMode::kLand ? registry::v1::LANDING : registry::v1::RETIRING);
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  int tasks;
+  while ((tasks = containers_->active_tasks()) > 0) {
+    if (interrupted()) return Error(std::string(what) + ": interrupted");
+    if (std::chrono::steady_clock::now() >= deadline) {
+      spdlog::warn("worker: {}: drain timeout with {} tasks still running", what, tasks);
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  if (mode == DrainMode::kLand) {
+    if (beacon_) TARMAC_RETURN_IF_ERROR(beacon_->land(), "landing");
+    spdlog::info("worker: landed; containers and volumes stay for when it is back");
+    return {};
+  }
+  if (beacon_) TARMAC_RETURN_IF_ERROR(beacon_->retire(), "retiring");
+  // Retired: nothing of this worker is wanted any more.
+  for (const std::string& h : containers_->handles())
+    if (auto s = containers_->destroy(h); !s.ok()) spdlog::error("retire: {}", s.error().what());
+  std::vector<std::string> volumes;
+  for (const auto& v : store_->list()) volumes.push_back(v.handle);
+  for (auto& [h, why] : store_->destroy_many(volumes))
+    spdlog::error("retire: volume {}: {}", h, why);
+  spdlog::info("worker: retired");
+  return {};
+}
+
+Result<UniqueFd> lock_work_dir(const std::string& work_dir) {
+  std::string path = work_dir + "/" + kLockFile;
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  if (!fd) return sys_error("open " + path);
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    auto pid = fs::read_file(path);
+    return Error("another worker" + (pid ? " (pid " + *pid + ")" : std::string()) + " uses " +
+                 work_dir);
+  }
+  std::string pid = std::to_string(::getpid());
+  if (::ftruncate(fd.get(), 0) != 0 ||
+      ::pwrite(fd.get(), pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size()))
+    return sys_error("write " + path);
+  return fd;
+}
 
 // An unprivileged container's root is a mapped uid with no rights over host directories: every
 // directory above the work dir must let others search it, or no container could reach its
@@ -54,6 +120,20 @@ Status check_searchable(const std::string& dir) {
 
 }  // namespace
 
+Result<pid_t> running_worker_pid(const std::string& work_dir) {
+  std::string path = work_dir + "/" + kLockFile;
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return sys_error("no worker uses " + work_dir + ": open " + path);
+  // The worker holds the lock while it runs; if we can take it, nobody runs there.
+  if (::flock(fd.get(), LOCK_SH | LOCK_NB) == 0)
+    return Error("no worker is running on " + work_dir, ESRCH);
+  auto text = fs::read_file(path);
+  if (!text) return std::move(text).error();
+  pid_t pid = std::atoi(text->c_str());
+  if (pid <= 0) return Error(path + ": expected a pid, got \"" + *text + "\"");
+  return pid;
+}
+
 std::string executable_dir() {
   char buf[4096];
   ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
@@ -75,6 +155,9 @@ Result<std::unique_ptr<Worker>> Worker::start(WorkerOptions o) {
   TARMAC_RETURN_IF_ERROR(check_searchable(o.work_dir), "worker: --work-dir");
 
   auto w = std::make_unique<WorkerImpl>();
+  auto lock = lock_work_dir(o.work_dir);
+  if (!lock) return std::move(lock).error().wrap("worker: --work-dir");
+  w->lock_ = std::move(*lock);
   baggageclaim::StoreOptions so;
   so.root = o.work_dir + "/volumes";
   so.driver = o.volume_driver;
@@ -106,6 +189,35 @@ Result<std::unique_ptr<Worker>> Worker::start(WorkerOptions o) {
       address, {w->volume_service_.get(), w->container_service_.get()}, o.tls);
   if (!server) return std::move(server).error().wrap("worker");
   w->server_ = std::move(*server);
+  w->holdings_ = std::make_unique<WorkerHoldings>(*w->containers_, *w->store_);
+
+  if (o.name.empty()) {
+    char host[256] = {};
+    ::gethostname(host, sizeof host - 1);
+    o.name = host;
+  }
+  w->name_ = o.name;
+  if (!o.registry.empty()) {
+    beacon::BeaconOptions bo;
+    bo.registry = o.registry;
+    bo.tls = o.tls;
+    bo.interval = o.heartbeat_interval;
+    bo.gc_parallelism = o.gc_parallelism;
+    auto& info = bo.worker;
+    info.set_name(o.name);
+    info.set_address(!o.external_address.empty()
+                         ? o.external_address
+                         : o.bind_ip + ":" + std::to_string(w->server_.port));
+    info.set_platform(o.platform);
+    for (const auto& t : o.tags) info.add_tags(t);
+    info.set_team(o.team);
+    info.set_version(TARMAC_VERSION);
+    info.set_ephemeral(o.ephemeral);
+    info.set_start_time(::time(nullptr));
+    auto b = beacon::Beacon::start(std::move(bo), *w->holdings_);
+    if (!b) return std::move(b).error().wrap("worker");
+    w->beacon_ = std::move(*b);
+  }
   spdlog::info("worker: {} containers, {} volumes ({} driver) in {}",
                w->containers_->handles().size(), w->store_->list().size(), w->store_->driver_name(),
                o.work_dir);

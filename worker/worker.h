@@ -1,7 +1,10 @@
 #pragma once
 
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "baggageclaim/credentials.h"
 #include "baggageclaim/idmap.h"
@@ -13,7 +16,7 @@ struct WorkerOptions {
   std::string work_dir;  // volumes/, containers/ and runtime/ live here
   std::string bind_ip = "127.0.0.1";
   int bind_port = 7777;
-  baggageclaim::TlsFiles tls;  // mutual TLS; plaintext only on loopback
+  baggageclaim::TlsFiles tls;  // mutual TLS, both as server and toward the registry
   std::string volume_driver = "detect";
   baggageclaim::IdRange ids;
   bool idmapped_mounts = true;
@@ -23,22 +26,44 @@ struct WorkerOptions {
   std::string shim_path;
   std::string init_path;
   uint64_t output_retain_bytes = 16 << 20;
+
+  // Registration; none without a registry.
+  std::string registry;          // host:port of the web node's registry
+  std::string name;              // default: the host name
+  std::string external_address;  // what the web node dials; default bind ip:port
+  std::string platform = "linux";
+  std::vector<std::string> tags;
+  std::string team;
+  bool ephemeral = false;
+  std::chrono::milliseconds heartbeat_interval{10000};
+  int gc_parallelism = 4;
 };
 
-// A worker: the volume service (baggageclaim) and the container service on one gRPC port.
-// Everything it holds is on disk under the work dir, so a new Worker on the same work dir
-// (after a crash or kill -9) carries on with the containers, processes and volumes there.
+enum class DrainMode { kLand, kRetire };
+
+// A worker: the volume service (baggageclaim) and the container service on one gRPC port,
+// and the beacon that keeps it registered. Everything it holds is on disk under the work dir
+// (guarded by a lock file holding its pid), so a new Worker there after a crash or kill -9
+// carries on with the containers, processes and volumes.
 class Worker {
  public:
   virtual ~Worker() = default;
   static Result<std::unique_ptr<Worker>> start(WorkerOptions options);
 
   virtual int port() const = 0;
+  // Takes no new containers, waits up to `timeout` for running tasks (or until `interrupted`
+  // says stop), tells the registry, and for kRetire removes every container and volume.
+  virtual Status drain(DrainMode mode, std::chrono::milliseconds timeout,
+                       const std::function<bool()>& interrupted) = 0;
   // Stops serving; calls in flight get `grace`, then are cancelled. Containers keep running.
   virtual void shutdown(std::chrono::milliseconds grace) = 0;
 };
 
 // The directory of the running executable (helpers are looked for there).
 std::string executable_dir();
+
+// The pid of the worker using `work_dir`, from its lock file; an error naming the file if no
+// worker holds it.
+Result<pid_t> running_worker_pid(const std::string& work_dir);
 
 }  // namespace tarmac::worker

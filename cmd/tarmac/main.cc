@@ -4,18 +4,21 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 
 #include "cmd/tarmac/generate_key.h"
 #include "worker/worker.h"
 
 namespace {
 
-int run_worker(tarmac::worker::WorkerOptions options) {
+int run_worker(tarmac::worker::WorkerOptions options, std::chrono::milliseconds drain_timeout) {
+  using tarmac::worker::DrainMode;
   // Signals are taken by this thread, so block them before any other starts.
   sigset_t signals;
   sigemptyset(&signals);
-  for (int s : {SIGTERM, SIGINT}) sigaddset(&signals, s);
+  for (int s : {SIGTERM, SIGINT, SIGUSR1, SIGUSR2}) sigaddset(&signals, s);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   auto worker = tarmac::worker::Worker::start(options);
   if (!worker) {
@@ -27,8 +30,41 @@ int run_worker(tarmac::worker::WorkerOptions options) {
   std::fflush(stdout);
   int sig = 0;
   sigwait(&signals, &sig);
+  if (sig == SIGUSR1 || sig == SIGUSR2) {
+    DrainMode mode = sig == SIGUSR1 ? DrainMode::kLand : DrainMode::kRetire;
+    spdlog::info("worker: signal {}: {}", sig, sig == SIGUSR1 ? "landing" : "retiring");
+    // SIGTERM or SIGINT during the drain ends the wait early.
+    auto interrupted = [&signals] {
+      timespec zero = {0, 0};
+      int s = sigtimedwait(&signals, nullptr, &zero);
+      return s == SIGTERM || s == SIGINT;
+    };
+    auto drained = (*worker)->drain(mode, drain_timeout, interrupted);
+    (*worker)->shutdown(std::chrono::seconds(2));
+    if (!drained.ok()) {
+      std::fprintf(stderr, "tarmac worker: %s\n", drained.error().what().c_str());
+      return 1;
+    }
+    return 0;
+  }
   spdlog::info("worker: signal {}, stopping (containers keep running)", sig);
   (*worker)->shutdown(std::chrono::seconds(2));
+  return 0;
+}
+
+// land-worker / retire-worker: signal the worker running on a work dir, as a BOSH drain script
+// or an operator would.
+int signal_worker(const std::string& work_dir, int sig, const char* command) {
+  auto pid = tarmac::worker::running_worker_pid(work_dir);
+  if (!pid) {
+    std::fprintf(stderr, "tarmac %s: %s\n", command, pid.error().what().c_str());
+    return 1;
+  }
+  if (::kill(*pid, sig) != 0) {
+    std::fprintf(stderr, "tarmac %s: signal worker %d: %s\n", command, *pid, std::strerror(errno));
+    return 1;
+  }
+  std::printf("worker %d is %s\n", *pid, sig == SIGUSR1 ? "landing" : "retiring");
   return 0;
 }
 
@@ -74,6 +110,35 @@ int main(int argc, char** argv) {
       ->add_option("--output-retain-bytes", wo.output_retain_bytes,
                    "Output kept per process for clients that are away")
       ->capture_default_str();
+  worker->add_option("--registry", wo.registry,
+                     "host:port of the web node's worker registry (none: do not register)");
+  worker->add_option("--name", wo.name, "The name to register with (default: the host name)");
+  worker->add_option("--external-address", wo.external_address,
+                     "host:port the web node dials (default: --bind-ip and the port)");
+  worker->add_option("--platform", wo.platform, "Platform of tasks it runs")->capture_default_str();
+  worker->add_option("--tag", wo.tags, "A tag; only steps with this tag run here (repeatable)");
+  worker->add_option("--team", wo.team, "The one team whose work this worker takes");
+  worker->add_flag("--ephemeral", wo.ephemeral, "Removed by the web node once it stalls");
+  double heartbeat_s = 10, drain_timeout_s = 3600;
+  worker->add_option("--heartbeat-interval", heartbeat_s, "Seconds between heartbeats")
+      ->check(CLI::Range(0.05, 3600.0))
+      ->capture_default_str();
+  worker
+      ->add_option("--drain-timeout", drain_timeout_s,
+                   "Seconds landing or retiring waits for running tasks")
+      ->check(CLI::Range(0.0, 604800.0))
+      ->capture_default_str();
+  worker
+      ->add_option("--gc-parallelism", wo.gc_parallelism,
+                   "Containers destroyed at once when the web node asks")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+
+  std::string drain_dir;
+  auto* land = app.add_subcommand("land-worker", "Land the worker running on a work dir");
+  land->add_option("--work-dir", drain_dir, "The worker's --work-dir")->required();
+  auto* retire = app.add_subcommand("retire-worker", "Retire the worker running on a work dir");
+  retire->add_option("--work-dir", drain_dir, "The worker's --work-dir")->required();
 
   tarmac::cmd::GenerateKeyOptions gk;
   tarmac::cmd::add_generate_key(app, gk);
@@ -83,8 +148,11 @@ int main(int argc, char** argv) {
   spdlog::set_default_logger(spdlog::stderr_color_mt("tarmac"));
   if (worker->parsed()) {
     wo.idmapped_mounts = !no_idmap;
-    return run_worker(wo);
+    wo.heartbeat_interval = std::chrono::milliseconds(static_cast<int64_t>(heartbeat_s * 1000));
+    return run_worker(wo, std::chrono::milliseconds(static_cast<int64_t>(drain_timeout_s * 1000)));
   }
+  if (land->parsed()) return signal_worker(drain_dir, SIGUSR1, "land-worker");
+  if (retire->parsed()) return signal_worker(drain_dir, SIGUSR2, "retire-worker");
   if (app.got_subcommand("generate-key")) return tarmac::cmd::run_generate_key(gk);
   return 2;
 }

@@ -191,6 +191,7 @@ Result<v1::Container> ContainerManager::create(const v1::ContainerSpec& spec) {
     return Error("create container " + handle + ": image_volume: expected a volume handle");
   {
     std::lock_guard lock(mu_);
+    if (!refusing_.empty()) return Error("create container: " + refusing_, EAGAIN);
     if (entries_.count(handle))
       return Error("create container: \"" + handle + "\" already exists", EEXIST);
     entries_[handle] = Entry{};
@@ -222,7 +223,7 @@ Result<v1::Container> ContainerManager::create(const v1::ContainerSpec& spec) {
   vs.strategy.kind = baggageclaim::Strategy::Kind::kCow;
   vs.strategy.parent = spec.image_volume();
   vs.privileged = spec.privileged();
-  vs.properties["tarmac.container"] = handle;
+  vs.properties[kRootfsOwnerProperty] = handle;
   auto rootfs = volumes_.create(vs);
   if (!rootfs) return fail(std::move(rootfs).error().wrap("rootfs volume"));
 
@@ -283,6 +284,25 @@ std::vector<std::string> ContainerManager::handles() const {
   std::vector<std::string> out;
   for (const auto& [handle, e] : entries_) out.push_back(handle);
   return out;
+}
+
+int ContainerManager::active_tasks() const {
+  int n = 0;
+  for (const std::string& h : handles()) {
+    auto c = get(h);
+    if (!c) continue;
+    for (const auto& p : c->processes())
+      if (p.running()) {
+        ++n;
+        break;
+      }
+  }
+  return n;
+}
+
+void ContainerManager::refuse_new_containers(std::string reason) {
+  std::lock_guard lock(mu_);
+  refusing_ = std::move(reason);
 }
 
 Result<v1::Container> ContainerManager::set_property(const std::string& handle,

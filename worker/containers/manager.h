@@ -15,6 +15,9 @@
 
 namespace tarmac::containers {
 
+// The property naming the container a root filesystem volume belongs to.
+inline constexpr const char* kRootfsOwnerProperty = "tarmac.container";
+
 struct ManagerOptions {
   std::string dir;  // one directory per container: container.json, processes/<id>/
   runtime::RuntimeOptions runtime;
@@ -48,6 +51,10 @@ class ContainerManager {
   // state and its root filesystem volume.
   Status destroy(const std::string& handle);
   std::vector<std::string> handles() const;
+  // Containers with a process that has not ended.
+  int active_tasks() const;
+  // Draining: create is refused (UNAVAILABLE-like EAGAIN, with `reason`); the rest works.
+  void refuse_new_containers(std::string reason);
 
   Result<StartedProcess> run(const std::string& handle, const worker::v1::ProcessSpec& spec);
   // The directory of a process (for its output log and shim), checked to exist.
@@ -80,6 +87,7 @@ class ContainerManager {
   runtime::RuntimePtr runtime_;
   mutable std::mutex mu_;
   std::map<std::string, Entry> entries_;
+  std::string refusing_;  // why create is refused, when draining
 };
 
 }  // namespace tarmac::containers

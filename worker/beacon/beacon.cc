@@ -1,0 +1,192 @@
+#include "worker/beacon/beacon.h"
+
+#include <grpcpp/grpcpp.h>
+#include <spdlog/spdlog.h>
+
+#include <random>
+
+#include "baggageclaim/grpc_status.h"
+
+namespace tarmac::beacon {
+namespace {
+
+namespace v1 = registry::v1;
+constexpr auto kCallDeadline = std::chrono::seconds(10);
+
+std::unique_ptr<grpc::ClientContext> call_context() {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->set_deadline(std::chrono::system_clock::now() + kCallDeadline);
+  return ctx;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Beacon>> Beacon::start(BeaconOptions options, Holdings& holdings) {
+  if (options.worker.name().empty()) return Error("beacon: --name: expected the worker's name");
+  if (!options.tls.enabled() && !baggageclaim::is_loopback_address(options.registry))
+    return Error("beacon: --registry " + options.registry +
+                 ": plaintext is for loopback only; give --tls-cert, --tls-key and --tls-ca");
+  auto creds = baggageclaim::channel_credentials(options.tls);
+  if (!creds) return std::move(creds).error().wrap("beacon");
+  grpc::ChannelArguments args;
+  // Reconnect attempts of the channel itself follow the same ceiling as the beacon's.
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, static_cast<int>(options.max_backoff.count()));
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, static_cast<int>(options.min_backoff.count()));
+  auto channel = grpc::CreateCustomChannel(options.registry, *creds, args);
+  auto stub = v1::Registry::NewStub(channel);
+  return std::unique_ptr<Beacon>(new Beacon(std::move(options), holdings, std::move(stub)));
+}
+
+Beacon::Beacon(BeaconOptions options, Holdings& holdings, std::unique_ptr<v1::Registry::Stub> stub)
+    : options_(std::move(options)),
+      holdings_(holdings),
+      reaper_(holdings, options_.gc_parallelism),
+      stub_(std::move(stub)),
+      thread_([this] { run(); }) {}
+
+Beacon::~Beacon() { stop_beating(); }
+
+void Beacon::stop_beating() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Beacon::set_state(v1::WorkerState state) {
+  {
+    std::lock_guard lock(mu_);
+    state_ = state;
+    wake_ = true;
+  }
+  cv_.notify_all();
+}
+
+bool Beacon::healthy() const {
+  std::lock_guard lock(mu_);
+  return healthy_;
+}
+
+std::string Beacon::last_error() const {
+  std::lock_guard lock(mu_);
+  return last_error_;
+}
+
+v1::WorkerInfo Beacon::info() const {
+  v1::WorkerInfo w = options_.worker;
+  auto containers = holdings_.container_handles();
+  w.set_active_containers(static_cast<int32_t>(containers.size()));
+  w.set_active_volumes(static_cast<int32_t>(holdings_.volume_handles().size()));
+  w.set_active_tasks(holdings_.active_tasks());
+  std::lock_guard lock(mu_);
+  w.set_state(state_);
+  return w;
+}
+
+Status Beacon::register_once() {
+  v1::RegisterRequest req;
+  *req.mutable_worker() = info();
+  v1::RegisterResponse resp;
+  auto ctx = call_context();
+  if (auto s = stub_->Register(ctx.get(), req, &resp); !s.ok())
+    return baggageclaim::from_grpc("register with " + options_.registry, s);
+  std::lock_guard lock(mu_);
+  if (resp.heartbeat_interval_ms() > 0)
+    options_.interval = std::chrono::milliseconds(resp.heartbeat_interval_ms());
+  registered_ = true;
+  spdlog::info("beacon: registered as {} with {}", options_.worker.name(), options_.registry);
+  return {};
+}
+
+Status Beacon::beat_once() {
+  v1::HeartbeatRequest req;
+  *req.mutable_worker() = info();
+  for (auto& h : holdings_.container_handles()) req.add_container_handles(h);
+  for (auto& h : holdings_.volume_handles()) req.add_volume_handles(h);
+  Reaper::Report report = reaper_.take_report();
+  for (auto& h : report.destroyed_containers) req.add_destroyed_containers(h);
+  for (auto& h : report.destroyed_volumes) req.add_destroyed_volumes(h);
+  for (auto& h : report.failed) req.add_failed_to_destroy(h);
+  v1::HeartbeatResponse resp;
+  auto ctx = call_context();
+  auto s = stub_->Heartbeat(ctx.get(), req, &resp);
+  if (!s.ok()) {
+    // The report was not delivered: the handles lists still say what is gone.
+    if (s.error_code() == grpc::StatusCode::NOT_FOUND) {
+      std::lock_guard lock(mu_);
+      registered_ = false;
+    }
+    return baggageclaim::from_grpc("heartbeat to " + options_.registry, s);
+  }
+  reaper_.enqueue({resp.destroy_containers().begin(), resp.destroy_containers().end()},
+                  {resp.destroy_volumes().begin(), resp.destroy_volumes().end()});
+  return {};
+}
+
+void Beacon::run() {
+  std::mt19937 rng(std::random_device{}());
+  auto backoff = options_.min_backoff;
+  for (;;) {
+    bool registered;
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+      registered = registered_;
+    }
+    Status s = registered ? beat_once() : register_once();
+    bool again_now = false;
+    {
+      std::lock_guard lock(mu_);
+      healthy_ = s.ok() && registered_;
+      if (s.ok()) {
+        last_error_.clear();
+        backoff = options_.min_backoff;
+        // A fresh registration beats at once, so the registry hears the handles.
+        again_now = !registered;
+      } else {
+        if (last_error_ != s.error().what()) spdlog::warn("beacon: {}", s.error().what());
+        last_error_ = s.error().what();
+        // A forgotten worker registers again at once; other failures back off.
+        again_now = !registered_ && registered;
+      }
+    }
+    if (again_now) continue;
+    std::chrono::milliseconds wait = options_.interval;
+    if (!s.ok()) {
+      // Full jitter, so a fleet of workers does not come back to a restarted web node at once.
+      std::uniform_int_distribution<long> jitter(backoff.count() / 2, backoff.count());
+      wait = std::chrono::milliseconds(jitter(rng));
+      backoff = std::min(options_.max_backoff, backoff * 2);
+    }
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, wait, [this] { return stopping_ || wake_; });
+    wake_ = false;
+  }
+}
+
+Status Beacon::land() {
+  stop_beating();
+  v1::LandRequest req;
+  req.set_name(options_.worker.name());
+  v1::LandResponse resp;
+  auto ctx = call_context();
+  if (auto s = stub_->Land(ctx.get(), req, &resp); !s.ok())
+    return baggageclaim::from_grpc("land at " + options_.registry, s);
+  return {};
+}
+
+Status Beacon::retire() {
+  // No beat may follow: the registry would take it for a worker to register again.
+  stop_beating();
+  v1::RetireRequest req;
+  req.set_name(options_.worker.name());
+  v1::RetireResponse resp;
+  auto ctx = call_context();
+  if (auto s = stub_->Retire(ctx.get(), req, &resp); !s.ok())
+    return baggageclaim::from_grpc("retire at " + options_.registry, s);
+  return {};
+}
+
+}  // namespace tarmac::beacon
