@@ -45,6 +45,84 @@ TEST_F(WorkerServerTest, RunsAProcessWithStdioAndExitCode) {
   for (const auto& p : c.processes()) EXPECT_FALSE(p.running());
 }
 
+// The container spec is honoured: volumes mounted read-only and read-write, env of container
+// and process, the default user and dir, limits in the container's cgroup.
+TEST_F(WorkerServerTest, ContainerSpecIsHonoured) {
+  for (const char* h : {"in", "out"}) {
+    baggageclaim::CreateSpec vs;
+    vs.handle = h;
+    ASSERT_TRUE(volumes_->create(vs).ok());
+  }
+  v1::CreateContainerRequest req;
+  auto* spec = req.mutable_spec();
+  spec->set_handle("spec");
+  spec->set_image_volume("busybox");
+  auto* in = spec->add_mounts();
+  in->set_volume("in");
+  in->set_path("/in");
+  in->set_readonly(true);
+  auto* out = spec->add_mounts();
+  out->set_volume("out");
+  out->set_path("/out");
+  spec->add_env("FROM_CONTAINER=c");
+  spec->set_user("vcap");
+  spec->set_dir("/out");
+  spec->mutable_limits()->set_memory_bytes(64 << 20);
+  spec->mutable_limits()->set_pids(50);
+  grpc::ClientContext ctx;
+  v1::Container c;
+  ASSERT_TRUE(containers_->Create(&ctx, req, &c).ok());
+
+  auto run =
+      run_message("spec", {"sh", "-c", "id -u; id -g; pwd; echo $FROM_CONTAINER$FROM_PROCESS"});
+  run.mutable_run()->mutable_process()->add_env("FROM_PROCESS=p");
+  auto seen = process(run);
+  ASSERT_TRUE(seen.exited) << seen.status.error_message();
+  EXPECT_EQ(seen.out, "1000\n1000\n/out\ncp\n") << seen.err;
+
+  auto as_root = run_message(
+      "spec", {"sh", "-c", "touch /out/made && echo out-rw; touch /in/made || echo in-ro"});
+  as_root.mutable_run()->mutable_process()->set_user("root");
+  seen = process(as_root);
+  EXPECT_EQ(seen.out, "out-rw\nin-ro\n") << seen.err;
+  auto outv = volumes_->get("out");
+  ASSERT_TRUE(outv.ok());
+  EXPECT_TRUE(fs::exists(outv->path + "/made"));
+
+  std::string cg = cgroup_parent() + "/spec";
+  // cgroup v1 here; the unified layout on a v2 host.
+  bool v1_host = fs::exists("/sys/fs/cgroup/memory/" + cg);
+  auto mem = fs::read_file(v1_host ? "/sys/fs/cgroup/memory/" + cg + "/memory.limit_in_bytes"
+                                   : "/sys/fs/cgroup/" + cg + "/memory.max");
+  auto pids = fs::read_file(v1_host ? "/sys/fs/cgroup/pids/" + cg + "/pids.max"
+                                    : "/sys/fs/cgroup/" + cg + "/pids.max");
+  ASSERT_TRUE(mem.ok()) << mem.error().what();
+  ASSERT_TRUE(pids.ok()) << pids.error().what();
+  EXPECT_EQ(*mem, std::to_string(64 << 20) + "\n");
+  EXPECT_EQ(*pids, "50\n");
+}
+
+// A privileged container has the full capability set and no user namespace; an unprivileged
+// one maps root to the worker's unprivileged range.
+TEST_F(WorkerServerTest, PrivilegedAndUnprivilegedContainers) {
+  create("priv", true);
+  create("unpriv", false);
+  auto p = process(
+      run_message("priv", {"sh", "-c", "grep CapEff /proc/self/status; cat /proc/self/uid_map"}));
+  auto u = process(
+      run_message("unpriv", {"sh", "-c", "grep CapEff /proc/self/status; cat /proc/self/uid_map"}));
+  // Everything the worker itself may hand on (hosts may withhold some capabilities from root).
+  std::string status = *fs::read_file("/proc/self/status");
+  auto bnd = status.find("CapBnd:\t");
+  ASSERT_NE(bnd, std::string::npos);
+  std::string all = status.substr(bnd + 8, 16);
+  EXPECT_NE(p.out.find("CapEff:\t" + all), std::string::npos)
+      << p.out << p.err << p.status.error_message();
+  EXPECT_NE(p.out.find("4294967295"), std::string::npos) << p.out;
+  EXPECT_EQ(u.out.find("CapEff:\t" + all), std::string::npos) << u.out;
+  EXPECT_NE(u.out.find("100000"), std::string::npos) << u.out;
+}
+
 // A client that goes away leaves the process running; attaching again from the offset it
 // last saw gives exactly the rest of the output and the exit status.
 TEST_F(WorkerServerTest, ReattachAfterClientDisconnectGetsTheRest) {

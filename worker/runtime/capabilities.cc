@@ -45,11 +45,14 @@ Result<CapabilitySet> capabilities_from_names(const std::vector<std::string>& na
 }
 
 CapabilitySet privileged_capabilities() {
-  // As Docker's --privileged: every capability in every set but ambient; the process runs
-  // as root, which keeps them across exec without ambient.
+  // As Docker's --privileged: every capability the caller may hand on (its bounding set; a
+  // host may withhold some even from root) in every set but ambient; the process runs as
+  // root, which keeps them across exec without ambient.
   CapabilitySet caps;
   caps.last_cap = host_last_cap();
-  uint64_t all = caps.last_cap >= 63 ? ~0ULL : (1ULL << (caps.last_cap + 1)) - 1;
+  uint64_t all = 0;
+  for (int cap = 0; cap <= caps.last_cap && cap < 64; ++cap)
+    if (::prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1) all |= 1ULL << cap;
   caps.bounding = caps.effective = caps.permitted = caps.inheritable = all;
   return caps;
 }
