@@ -17,6 +17,7 @@
 #include "worker/containers/manager.h"
 #include "worker/containers/service.h"
 #include "worker/holdings.h"
+#include "worker/runtime/seccomp.h"
 
 namespace tarmac::worker {
 namespace {
@@ -38,6 +39,7 @@ class WorkerImpl final : public Worker {
                const std::function<bool()>& interrupted) override;
 
   std::string name_;
+  std::string work_dir_;
   UniqueFd lock_;
   std::unique_ptr<baggageclaim::Store> store_;
   std::unique_ptr<containers::ContainerManager> containers_;
@@ -77,6 +79,7 @@ Status WorkerImpl::drain(DrainMode mode, std::chrono::milliseconds timeout,
   for (const auto& v : store_->list()) volumes.push_back(v.handle);
   for (auto& [h, why] : store_->destroy_many(volumes))
     spdlog::error("retire: volume {}: {}", h, why);
+  (void)fs::remove_all(work_dir_ + "/runtime/seccomp.bpf");
   spdlog::info("worker: retired");
   return {};
 }
@@ -173,6 +176,11 @@ Result<std::unique_ptr<Worker>> Worker::start(WorkerOptions o) {
   mo.runtime.cgroup_root = o.cgroup_root;
   mo.runtime.cgroup_parent = o.cgroup_parent;
   mo.runtime.init_path = o.init_path;
+  // Compiled once here for every shim to read (and rewritten by each worker start, so the
+  // profile always matches the running binary).
+  mo.runtime.seccomp_file = o.work_dir + "/runtime/seccomp.bpf";
+  TARMAC_RETURN_IF_ERROR(fs::make_dirs(o.work_dir + "/runtime", 0700), "worker");
+  TARMAC_RETURN_IF_ERROR(runtime::write_default_seccomp(mo.runtime.seccomp_file), "worker");
   mo.shim_path = o.shim_path;
   mo.ids = o.ids;
   mo.output_retain_bytes = o.output_retain_bytes;
@@ -197,6 +205,7 @@ Result<std::unique_ptr<Worker>> Worker::start(WorkerOptions o) {
     o.name = host;
   }
   w->name_ = o.name;
+  w->work_dir_ = o.work_dir;
   if (!o.registry.empty()) {
     beacon::BeaconOptions bo;
     bo.registry = o.registry;

@@ -234,7 +234,8 @@ Result<RuntimePtr> make_runtime(RuntimeOptions options) {
   if (!init_fd) return sys_error("runtime: open init binary " + options.init_path);
   auto cgroups = detect_cgroup_driver(options.cgroup_root);
   if (!cgroups) return std::move(cgroups).error().wrap("runtime");
-  auto seccomp = build_default_seccomp();
+  auto seccomp =
+      options.seccomp_file.empty() ? build_default_seccomp() : read_seccomp(options.seccomp_file);
   if (!seccomp) return std::move(seccomp).error().wrap("runtime: seccomp profile");
   TARMAC_RETURN_IF_ERROR(fs::make_dirs(options.run_dir, 0700), "runtime: run dir");
   return RuntimePtr(std::make_unique<LinuxRuntime>(std::move(options), std::move(*cgroups),

@@ -17,5 +17,4 @@ Status plan_process(ChildPlan& plan, const Process& process,
                     const std::vector<std::string>& capabilities, bool privileged, bool use_seccomp,
                     const SeccompProgram& seccomp);
 
-
 }  // namespace tarmac::runtime

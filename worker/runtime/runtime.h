@@ -106,6 +106,8 @@ struct RuntimeOptions {
   std::string cgroup_parent = "tarmac";
   // The static init binary run as pid 1 in each container; empty = next to this executable.
   std::string init_path;
+  // The compiled default seccomp profile (write_default_seccomp); empty = compile it here.
+  std::string seccomp_file;
 };
 
 // Creates and finds containers. One per process is enough; it is safe to call from any

@@ -12,6 +12,9 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
+
+#include "common/fs.h"
 
 namespace tarmac::runtime {
 namespace {
@@ -463,6 +466,27 @@ int SeccompProgram::load() const {
   if (::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0) return errno;
   return 0;
   return 0;
+}
+
+Status write_default_seccomp(const std::string& path) {
+  auto program = build_default_seccomp();
+  if (!program) return std::move(program).error();
+  const auto& f = program->filter();
+  return fs::write_file_atomic(
+      path, std::string_view(reinterpret_cast<const char*>(f.data()), f.size() * sizeof(f[0])),
+      0600, false);
+}
+
+Result<SeccompProgram> read_seccomp(const std::string& path) {
+  auto bytes = fs::read_file(path);
+  if (!bytes) return std::move(bytes).error().wrap("seccomp profile");
+  if (bytes->empty() || bytes->size() % sizeof(sock_filter) != 0 ||
+      bytes->size() / sizeof(sock_filter) > BPF_MAXINSNS)
+    return Error("seccomp profile " + path + ": not a compiled BPF program (" +
+                 std::to_string(bytes->size()) + " bytes)");
+  std::vector<sock_filter> filter(bytes->size() / sizeof(sock_filter));
+  std::memcpy(filter.data(), bytes->data(), bytes->size());
+  return SeccompProgram(std::move(filter));
 }
 
 }  // namespace tarmac::runtime

@@ -20,6 +20,7 @@ class SeccompProgram {
   // Loads the program into the calling thread (with SECCOMP_FILTER_FLAG_TSYNC off). Needs
   // no_new_privs or CAP_SYS_ADMIN. Async-signal-safe. Returns 0 or an errno.
   int load() const;
+  const std::vector<sock_filter>& filter() const { return filter_; }
 
  private:
   std::vector<sock_filter> filter_;
@@ -30,6 +31,11 @@ class SeccompProgram {
 // kexec_load, bpf, perf_event_open, init_module, ...); clone allowed only without
 // namespace flags; clone3 answered with ENOSYS so libcs fall back to clone.
 Result<SeccompProgram> build_default_seccomp();
+
+// The default profile compiled once into a file, and read back: compiling it takes
+// milliseconds that a short-lived caller (the worker's per-process shim) should not pay.
+Status write_default_seccomp(const std::string& path);
+Result<SeccompProgram> read_seccomp(const std::string& path);
 
 }  // namespace tarmac::runtime
 

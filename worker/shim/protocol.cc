@@ -13,7 +13,8 @@ std::string to_json(const ShimRequest& r) {
   j["runtime"] = {{"run_dir", r.runtime.run_dir},
                   {"cgroup_root", r.runtime.cgroup_root},
                   {"cgroup_parent", r.runtime.cgroup_parent},
-                  {"init_path", r.runtime.init_path}};
+                  {"init_path", r.runtime.init_path},
+                  {"seccomp_file", r.runtime.seccomp_file}};
   j["process"] = {{"args", r.process.args}, {"env", r.process.env},
                   {"dir", r.process.cwd},   {"uid", r.process.uid},
                   {"gid", r.process.gid},   {"groups", r.process.additional_gids}};
@@ -77,7 +78,8 @@ Result<ShimRequest> parse_request(const std::string& text) {
   for (auto [key, field] : {std::pair{"run_dir", &r.runtime.run_dir},
                             {"cgroup_root", &r.runtime.cgroup_root},
                             {"cgroup_parent", &r.runtime.cgroup_parent},
-                            {"init_path", &r.runtime.init_path}})
+                            {"init_path", &r.runtime.init_path},
+                            {"seccomp_file", &r.runtime.seccomp_file}})
     TARMAC_TRY(get(rt, key, "process.json: runtime.", *field));
   TARMAC_TRY(get(pr, "args", "process.json: process.", r.process.args));
   TARMAC_TRY(get(pr, "env", "process.json: process.", r.process.env));
