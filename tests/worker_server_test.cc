@@ -205,17 +205,38 @@ TEST_F(WorkerServerTest, TtyResizeAndSignal) {
   auto run = run_message("c5", {"sh", "-c", "stty size; read x; stty size"});
   run.mutable_run()->mutable_process()->mutable_tty()->set_rows(10);
   run.mutable_run()->mutable_process()->mutable_tty()->set_columns(40);
-  v1::ProcessInput resize;
-  resize.mutable_resize()->set_rows(20);
-  resize.mutable_resize()->set_columns(60);
-  auto seen = process(run, {resize, stdin_message("\n")});
-  ASSERT_TRUE(seen.exited) << seen.status.error_message();
-  EXPECT_NE(seen.out.find("10 40"), std::string::npos) << seen.out;
-  EXPECT_NE(seen.out.find("20 60"), std::string::npos) << seen.out;
+  {
+    // Resize only once the first size is out, then let it print the second.
+    grpc::ClientContext ctx;
+    auto stream = containers_->Process(&ctx);
+    ASSERT_TRUE(stream->Write(run));
+    std::string out;
+    v1::ProcessOutput msg;
+    bool resized = false, exited = false;
+    while (stream->Read(&msg)) {
+      if (msg.has_output()) out += msg.output().data();
+      if (!resized && out.find("10 40") != std::string::npos) {
+        v1::ProcessInput resize;
+        resize.mutable_resize()->set_rows(20);
+        resize.mutable_resize()->set_columns(60);
+        ASSERT_TRUE(stream->Write(resize));
+        ASSERT_TRUE(stream->Write(stdin_message("\n")));
+        resized = true;
+      }
+      if (msg.has_exit()) {
+        exited = true;
+        stream->WritesDone();
+      }
+    }
+    ASSERT_TRUE(stream->Finish().ok());
+    ASSERT_TRUE(exited);
+    EXPECT_TRUE(resized) << out;
+    EXPECT_NE(out.find("20 60"), std::string::npos) << out;
+  }
 
   v1::ProcessInput term;
   term.set_signal(SIGTERM);
-  seen = process(run_message("c5", {"sleep", "100"}), {term});
+  auto seen = process(run_message("c5", {"sleep", "100"}), {term});
   ASSERT_TRUE(seen.exited) << seen.status.error_message();
   EXPECT_EQ(seen.signal, SIGTERM);
 }

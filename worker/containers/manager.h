@@ -11,6 +11,7 @@
 #include "baggageclaim/store.h"
 #include "common/result.h"
 #include "tarmac/worker/v1/containers.pb.h"
+#include "worker/containers/shim_client.h"
 #include "worker/runtime/runtime.h"
 
 namespace tarmac::containers {
@@ -70,7 +71,10 @@ class ContainerManager {
 
   ContainerManager(ManagerOptions options, baggageclaim::Store& volumes,
                    runtime::RuntimePtr runtime)
-      : options_(std::move(options)), volumes_(volumes), runtime_(std::move(runtime)) {}
+      : options_(std::move(options)),
+        volumes_(volumes),
+        runtime_(std::move(runtime)),
+        spawner_(std::make_unique<ShimSpawner>(options_.shim_path)) {}
 
   std::string dir_of(const std::string& handle) const { return options_.dir + "/" + handle; }
   Status recover();
@@ -85,6 +89,7 @@ class ContainerManager {
   ManagerOptions options_;
   baggageclaim::Store& volumes_;
   runtime::RuntimePtr runtime_;
+  std::unique_ptr<ShimSpawner> spawner_;
   mutable std::mutex mu_;
   std::map<std::string, Entry> entries_;
   std::string refusing_;  // why create is refused, when draining

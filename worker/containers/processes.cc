@@ -74,7 +74,7 @@ Result<StartedProcess> ContainerManager::run(const std::string& handle,
   auto started = [&]() -> Result<pid_t> {
     TARMAC_TRY(
         fs::write_file_atomic(dir + "/" + shim::kRequestFile, shim::to_json(req), 0600, false));
-    return spawn_shim(options_.shim_path, dir);
+    return spawner_->spawn(dir);
   }();
   if (!started) {
     (void)fs::remove_all(dir);

@@ -10,49 +10,51 @@
 
 #include <cerrno>
 #include <cstring>
+#include <vector>
 
 namespace tarmac::containers {
 
-Result<pid_t> spawn_shim(const std::string& shim_path, const std::string& dir) {
-  int report[2];
-  if (::pipe2(report, O_CLOEXEC) != 0) return sys_error("start shim: pipe");
-  UniqueFd read_end(report[0]), write_end(report[1]);
+namespace {
 
+// posix_spawn of tarmac-shim with `fd` as its fd 3 and stdio on /dev/null, signals at their
+// defaults whatever the worker's threads block.
+Result<pid_t> spawn_with_fd3(const std::string& shim_path, const std::vector<std::string>& args,
+                             int fd) {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
   posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, write_end.get(), 3);
+  posix_spawn_file_actions_adddup2(&actions, fd, 3);
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
-  // Defaults, whatever signals the worker's threads block or ignore.
   sigset_t none, all;
   sigemptyset(&none);
   sigfillset(&all);
   posix_spawnattr_setsigmask(&attr, &none);
   posix_spawnattr_setsigdefault(&attr, &all);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-
+  std::vector<char*> argv;
   std::string arg0 = "tarmac-shim";
-  char* argv[] = {arg0.data(), const_cast<char*>(dir.c_str()), nullptr};
+  argv.push_back(arg0.data());
+  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
   char* envp[] = {nullptr};
   pid_t pid = -1;
-  int err = ::posix_spawn(&pid, shim_path.c_str(), &actions, &attr, argv, envp);
+  int err = ::posix_spawn(&pid, shim_path.c_str(), &actions, &attr, argv.data(), envp);
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
   if (err != 0) return Error("start shim " + shim_path, err);
-  write_end.reset();
-  // The shim forks away at once; its first process ends here.
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
+  return pid;
+}
 
-  // One line; not until EOF, since the process's relay may hold the pipe a while.
+// The shim's one line: "ok <pid>" or "error <message>". Not until EOF, since the process's
+// relay may hold the pipe a while.
+Result<pid_t> read_report(int fd, const std::string& dir) {
   std::string line;
   char c;
   for (;;) {
-    ssize_t n = ::read(read_end.get(), &c, 1);
+    ssize_t n = ::read(fd, &c, 1);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0 || c == '\n') break;
     line += c;
@@ -60,6 +62,84 @@ Result<pid_t> spawn_shim(const std::string& shim_path, const std::string& dir) {
   if (line.rfind("ok ", 0) == 0) return static_cast<pid_t>(std::atoi(line.c_str() + 3));
   if (line.rfind("error ", 0) == 0) return Error(line.substr(6));
   return Error("shim for " + dir + " ended without saying whether the process started");
+}
+
+}  // namespace
+
+Result<pid_t> spawn_shim(const std::string& shim_path, const std::string& dir) {
+  int report[2];
+  if (::pipe2(report, O_CLOEXEC) != 0) return sys_error("start shim: pipe");
+  UniqueFd read_end(report[0]), write_end(report[1]);
+  auto pid = spawn_with_fd3(shim_path, {dir}, write_end.get());
+  if (!pid) return std::move(pid).error();
+  write_end.reset();
+  // The shim forks away at once; its first process ends here.
+  while (::waitpid(*pid, nullptr, 0) < 0 && errno == EINTR) {
+  }
+  return read_report(read_end.get(), dir);
+}
+
+ShimSpawner::~ShimSpawner() {
+  std::lock_guard lock(mu_);
+  stop_server();
+}
+
+void ShimSpawner::stop_server() {
+  socket_.reset();  // the server sees EOF and ends
+  if (server_ > 0)
+    while (::waitpid(server_, nullptr, 0) < 0 && errno == EINTR) {
+    }
+  server_ = -1;
+}
+
+Status ShimSpawner::start_server() {
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+    return sys_error("shim fork server: socketpair");
+  UniqueFd ours(sv[0]), theirs(sv[1]);
+  auto pid = spawn_with_fd3(shim_path_, {"--fork-server"}, theirs.get());
+  if (!pid) return std::move(pid).error().wrap("shim fork server");
+  socket_ = std::move(ours);
+  server_ = *pid;
+  return {};
+}
+
+bool ShimSpawner::request(const std::string& dir, int report_fd) {
+  if (!socket_) return false;
+  iovec iov = {const_cast<char*>(dir.data()), dir.size()};
+  char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg = {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(c), &report_fd, sizeof report_fd);
+  return ::sendmsg(socket_.get(), &msg, MSG_NOSIGNAL) == static_cast<ssize_t>(dir.size());
+}
+
+Result<pid_t> ShimSpawner::spawn(const std::string& dir) {
+  int report[2];
+  if (::pipe2(report, O_CLOEXEC) != 0) return sys_error("start shim: pipe");
+  UniqueFd read_end(report[0]), write_end(report[1]);
+  bool sent = false;
+  {
+    std::lock_guard lock(mu_);
+    for (int attempt = 0; attempt < 2 && !sent; ++attempt) {
+      if (!socket_) {
+        stop_server();
+        if (!start_server().ok()) break;
+      }
+      sent = request(dir, write_end.get());
+      if (!sent) socket_.reset();  // a dead server: start another
+    }
+  }
+  if (!sent) return spawn_shim(shim_path_, dir);
+  write_end.reset();
+  return read_report(read_end.get(), dir);
 }
 
 Result<std::optional<ShimConnection>> ShimConnection::connect(const std::string& dir) {

@@ -2,6 +2,7 @@
 
 #include <sys/types.h>
 
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -15,6 +16,30 @@ namespace tarmac::containers {
 // Starts tarmac-shim for the process described by <dir>/process.json and waits until the
 // process runs (its host pid) or failed to start (the shim's error, naming the step).
 Result<pid_t> spawn_shim(const std::string& shim_path, const std::string& dir);
+
+// The same, through one `tarmac-shim --fork-server` started on first use: forking a shim from
+// it costs a fraction of exec'ing the binary each time. A server that died is started again;
+// if it cannot be, shims are exec'd one by one. Safe for concurrent use.
+class ShimSpawner {
+ public:
+  explicit ShimSpawner(std::string shim_path) : shim_path_(std::move(shim_path)) {}
+  ~ShimSpawner();
+  ShimSpawner(const ShimSpawner&) = delete;
+  ShimSpawner& operator=(const ShimSpawner&) = delete;
+
+  Result<pid_t> spawn(const std::string& dir);
+
+ private:
+  Status start_server();
+  void stop_server();
+  // Hands `dir` and the report pipe to the server; false if the server is not there.
+  bool request(const std::string& dir, int report_fd);
+
+  std::string shim_path_;
+  std::mutex mu_;
+  UniqueFd socket_;
+  pid_t server_ = -1;
+};
 
 // A connection to a running process's shim. Safe to send from one thread while another
 // waits.

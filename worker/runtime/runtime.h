@@ -40,6 +40,8 @@ struct StdioConfig {
   std::string stderr_path;  // kFiles
   uid_t files_owner = 0;    // kFiles: owner of files this creates
   gid_t files_group = 0;
+  uint16_t rows = 0;  // kPty: the terminal's size from the start (0: the kernel's default)
+  uint16_t columns = 0;
 };
 
 // The caller's ends of the main process's stdio, when it asked for pipes or a pty.

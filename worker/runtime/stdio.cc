@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 namespace tarmac::runtime {
@@ -66,6 +67,13 @@ Result<OpenedStdio> open_stdio(const StdioConfig& config) {
       if (::ptsname_r(master.get(), name, sizeof name) != 0) return sys_error("ptsname");
       UniqueFd slave(::open(name, O_RDWR | O_NOCTTY | O_CLOEXEC));
       if (!slave) return sys_error(std::string("open ") + name);
+      // The size is there before the process starts: it may ask at once.
+      if (config.rows && config.columns) {
+        winsize ws = {};
+        ws.ws_row = config.rows;
+        ws.ws_col = config.columns;
+        if (::ioctl(master.get(), TIOCSWINSZ, &ws) != 0) return sys_error("set pty size");
+      }
       for (int i = 0; i < 3; ++i) io.child[i].reset(::fcntl(slave.get(), F_DUPFD_CLOEXEC, 3));
       io.is_pty = true;
       io.parent.pty_master = std::move(master);

@@ -292,14 +292,10 @@ int shim_main(const char* dir) {
 
   runtime::StdioConfig io;
   io.mode = request->tty ? runtime::StdioConfig::Mode::kPty : runtime::StdioConfig::Mode::kPipes;
+  io.rows = request->rows;
+  io.columns = request->columns;
   auto process = (*container)->exec(request->process, io);
   if (!process) fail(process.error().what());
-  if (request->tty) {
-    winsize ws = {};
-    ws.ws_row = request->rows;
-    ws.ws_col = request->columns;
-    ::ioctl((*process)->stdio().pty_master.get(), TIOCSWINSZ, &ws);
-  }
   report("ok " + std::to_string((*process)->pid()));
 
   Shim shim(std::move(*process), std::move(*log), std::move(*listener), request->tty);
@@ -311,12 +307,51 @@ int shim_main(const char* dir) {
   return 0;
 }
 
+// The worker's fork server: exec'd once, single-threaded, it forks a shim for each request
+// (a process dir, with the report pipe's write end passed along), which is much cheaper than
+// exec'ing this binary per process. It ends when the worker closes its socket.
+int fork_server_main() {
+  constexpr int kSocketFd = 3;
+  for (;;) {
+    char dir[4096];
+    char control[CMSG_SPACE(sizeof(int))] = {};
+    iovec iov = {dir, sizeof dir - 1};
+    msghdr msg = {};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    ssize_t n = ::recvmsg(kSocketFd, &msg, MSG_CMSG_CLOEXEC);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return 0;  // the worker is gone
+    dir[n] = 0;
+    int report = -1;
+    if (cmsghdr* c = CMSG_FIRSTHDR(&msg);
+        c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+      std::memcpy(&report, CMSG_DATA(c), sizeof report);
+    if (report < 0) continue;  // not a request of the worker's
+    pid_t child = ::fork();
+    if (child == 0) {
+      ::dup2(report, kReportFd);  // replaces the socket: the shim holds nothing of ours
+      ::close(report);
+      ::_exit(shim_main(dir));
+    }
+    ::close(report);
+    // shim_main forks away at once; its first process ends here.
+    if (child > 0)
+      while (::waitpid(child, nullptr, 0) < 0 && errno == EINTR) {
+      }
+  }
+}
+
 }  // namespace
 }  // namespace tarmac::shim
 
 int main(int argc, char** argv) {
+  if (argc == 2 && std::string(argv[1]) == "--fork-server") return tarmac::shim::fork_server_main();
   if (argc != 2) {
-    std::fprintf(stderr, "usage: tarmac-shim DIR (started by tarmac worker)\n");
+    std::fprintf(stderr,
+                 "usage: tarmac-shim DIR | tarmac-shim --fork-server (started by tarmac worker)\n");
     return 2;
   }
   return tarmac::shim::shim_main(argv[1]);
