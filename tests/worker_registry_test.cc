@@ -198,6 +198,30 @@ TEST_F(WorkerRegistryTest, RetireRemovesEverything) {
   start_worker();
 }
 
+// The BOSH drain script: for an instance being deleted it retires the worker, waits for it
+// to exit, and tells BOSH it is done (last line 0).
+TEST_F(WorkerRegistryTest, BoshDrainScriptRetiresADeletedInstance) {
+  ASSERT_TRUE(eventually([&] { return registry_.worker("w1").has_value(); }));
+  std::string out;
+  int rc = run_host("TARMAC=" + bin_dir() + "/tarmac WORK_DIR=" + work_dir() +
+                        " BOSH_JOB_NEXT_STATE='{}' " + std::string(TARMAC_SOURCE_DIR) +
+                        "/deploy/bosh/jobs/worker/templates/drain 2>/dev/null",
+                    &out);
+  EXPECT_EQ(rc, 0);
+  EXPECT_EQ(out, "0\n");
+  int status = worker_->wait_exit(10000);
+  ASSERT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_EQ(registry_.retired(), std::vector<std::string>{"w1"});
+  // Nothing left to drain: done at once.
+  ASSERT_EQ(run_host("TARMAC=" + bin_dir() + "/tarmac WORK_DIR=" + work_dir() + " " +
+                         std::string(TARMAC_SOURCE_DIR) +
+                         "/deploy/bosh/jobs/worker/templates/drain 2>/dev/null",
+                     &out),
+            0);
+  EXPECT_EQ(out, "0\n");
+  start_worker();
+}
+
 // Mutual TLS, both ways: the worker's services need a client certificate from the CA; the
 // registry lets in only authorized worker keys whose name is the worker's, and both sides
 // say why a worker was refused.
