@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <fstream>
 #include <mutex>
@@ -77,8 +78,19 @@ std::vector<std::string> mounts_under(const std::string& prefix) {
 void remove_cgroup_parent(const std::string& name) {
   auto hierarchies = fs::list_dir("/sys/fs/cgroup");
   if (!hierarchies) return;
-  ::rmdir(("/sys/fs/cgroup/" + name).c_str());
-  for (const std::string& h : *hierarchies) ::rmdir(("/sys/fs/cgroup/" + h + "/" + name).c_str());
+  std::vector<std::string> bases = {"/sys/fs/cgroup/" + name};
+  for (const std::string& h : *hierarchies) bases.push_back("/sys/fs/cgroup/" + h + "/" + name);
+  // Children first (the worker's shims cgroup); a process that is just exiting may hold one
+  // for a moment.
+  auto remove = [](const std::string& dir) {
+    for (int i = 0; i < 100 && ::rmdir(dir.c_str()) != 0 && errno == EBUSY; ++i) ::usleep(10000);
+  };
+  for (const std::string& base : bases) {
+    if (auto children = fs::list_dir(base); children)
+      for (const std::string& c : *children)
+        if (fs::exists(base + "/" + c + "/cgroup.procs")) remove(base + "/" + c);
+    remove(base);
+  }
 }
 
 int run_host(const std::string& command, std::string* out) {

@@ -123,6 +123,28 @@ TEST_F(WorkerServerTest, PrivilegedAndUnprivilegedContainers) {
   EXPECT_NE(u.out.find("100000"), std::string::npos) << u.out;
 }
 
+// Shims live in a cgroup of their own, not the worker's: a supervisor that stops the worker
+// by killing its cgroup leaves them and their processes running.
+TEST_F(WorkerServerTest, ShimsAreOutsideTheWorkersCgroup) {
+  create("cg");
+  auto first = process(run_message("cg", {"sh", "-c", "echo up; sleep 1000"}, "p"), {}, 3);
+  ASSERT_GT(first.pid, 0);
+  auto ppid = [](pid_t pid) {
+    auto stat = fs::read_file("/proc/" + std::to_string(pid) + "/stat");
+    if (!stat) return 0;
+    auto close = stat->rfind(')');
+    return std::atoi(stat->c_str() + close + 4);  // ") S <ppid>"
+  };
+  pid_t shim = ppid(ppid(first.pid));  // process <- its relay <- the shim
+  ASSERT_GT(shim, 1);
+  auto comm = fs::read_file("/proc/" + std::to_string(shim) + "/comm");
+  ASSERT_TRUE(comm.ok());
+  EXPECT_EQ(*comm, "tarmac-shim\n");
+  auto cgroups = fs::read_file("/proc/" + std::to_string(shim) + "/cgroup");
+  ASSERT_TRUE(cgroups.ok());
+  EXPECT_NE(cgroups->find(cgroup_parent() + "/shims"), std::string::npos) << *cgroups;
+}
+
 // A client that goes away leaves the process running; attaching again from the offset it
 // last saw gives exactly the rest of the output and the exit status.
 TEST_F(WorkerServerTest, ReattachAfterClientDisconnectGetsTheRest) {

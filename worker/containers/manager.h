@@ -74,7 +74,9 @@ class ContainerManager {
       : options_(std::move(options)),
         volumes_(volumes),
         runtime_(std::move(runtime)),
-        spawner_(std::make_unique<ShimSpawner>(options_.shim_path)) {}
+        spawner_(std::make_unique<ShimSpawner>(
+            options_.shim_path, std::vector<std::string>{options_.runtime.cgroup_root,
+                                                         options_.runtime.cgroup_parent})) {}
 
   std::string dir_of(const std::string& handle) const { return options_.dir + "/" + handle; }
   Status recover();

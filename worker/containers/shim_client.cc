@@ -97,7 +97,9 @@ Status ShimSpawner::start_server() {
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
     return sys_error("shim fork server: socketpair");
   UniqueFd ours(sv[0]), theirs(sv[1]);
-  auto pid = spawn_with_fd3(shim_path_, {"--fork-server"}, theirs.get());
+  std::vector<std::string> args = {"--fork-server"};
+  args.insert(args.end(), server_args_.begin(), server_args_.end());
+  auto pid = spawn_with_fd3(shim_path_, args, theirs.get());
   if (!pid) return std::move(pid).error().wrap("shim fork server");
   socket_ = std::move(ours);
   server_ = *pid;

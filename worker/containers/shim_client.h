@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/result.h"
 #include "common/unique_fd.h"
@@ -22,7 +23,9 @@ Result<pid_t> spawn_shim(const std::string& shim_path, const std::string& dir);
 // if it cannot be, shims are exec'd one by one. Safe for concurrent use.
 class ShimSpawner {
  public:
-  explicit ShimSpawner(std::string shim_path) : shim_path_(std::move(shim_path)) {}
+  // `server_args` follow --fork-server (its cgroup root and parent).
+  ShimSpawner(std::string shim_path, std::vector<std::string> server_args)
+      : shim_path_(std::move(shim_path)), server_args_(std::move(server_args)) {}
   ~ShimSpawner();
   ShimSpawner(const ShimSpawner&) = delete;
   ShimSpawner& operator=(const ShimSpawner&) = delete;
@@ -36,6 +39,7 @@ class ShimSpawner {
   bool request(const std::string& dir, int report_fd);
 
   std::string shim_path_;
+  std::vector<std::string> server_args_;
   std::mutex mu_;
   UniqueFd socket_;
   pid_t server_ = -1;

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "common/fs.h"
+#include "worker/runtime/cgroup.h"
 #include "worker/runtime/state_store.h"
 #include "worker/shim/output_log.h"
 #include "worker/shim/protocol.h"
@@ -310,8 +311,22 @@ int shim_main(const char* dir) {
 // The worker's fork server: exec'd once, single-threaded, it forks a shim for each request
 // (a process dir, with the report pipe's write end passed along), which is much cheaper than
 // exec'ing this binary per process. It ends when the worker closes its socket.
-int fork_server_main() {
+//
+// With a cgroup root and parent it first moves itself into <parent>/shims, so the shims it
+// forks are not in the worker's cgroup: a supervisor that stops the worker by killing its
+// cgroup (bpm, systemd) leaves them, and the processes they keep, running.
+int fork_server_main(int argc, char** argv) {
   constexpr int kSocketFd = 3;
+  if (argc == 4) {
+    auto driver = runtime::detect_cgroup_driver(argv[2]);
+    auto cgroup = driver ? (*driver)->create(std::string(argv[3]) + "/shims")
+                         : Result<runtime::CgroupPtr>(driver.error());
+    Status moved = cgroup ? (*cgroup)->add_process(::getpid()) : Status(cgroup.error());
+    if (!moved.ok()) {
+      std::fprintf(stderr, "tarmac-shim: fork server: %s\n", moved.error().what().c_str());
+      return 1;
+    }
+  }
   for (;;) {
     char dir[4096];
     char control[CMSG_SPACE(sizeof(int))] = {};
@@ -348,10 +363,12 @@ int fork_server_main() {
 }  // namespace tarmac::shim
 
 int main(int argc, char** argv) {
-  if (argc == 2 && std::string(argv[1]) == "--fork-server") return tarmac::shim::fork_server_main();
+  if (argc >= 2 && std::string(argv[1]) == "--fork-server")
+    return tarmac::shim::fork_server_main(argc, argv);
   if (argc != 2) {
     std::fprintf(stderr,
-                 "usage: tarmac-shim DIR | tarmac-shim --fork-server (started by tarmac worker)\n");
+                 "usage: tarmac-shim DIR | tarmac-shim --fork-server [CGROUP_ROOT CGROUP_PARENT]\n"
+                 "(started by tarmac worker)\n");
     return 2;
   }
   return tarmac::shim::shim_main(argv[1]);
