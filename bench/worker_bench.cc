@@ -256,6 +256,7 @@ int run(int argc, char** argv) {
   (void)baggageclaim::unmount_under(dir);
   (void)fs::remove_all(dir);
   for (const char* h : {"memory", "pids", "cpu,cpuacct", "devices", "freezer"}) {
+    ::rmdir((std::string("/sys/fs/cgroup/") + h + "/tarmac-worker-bench/shims").c_str());
     ::rmdir((std::string("/sys/fs/cgroup/") + h + "/tarmac-worker-bench").c_str());
     ::rmdir((std::string("/sys/fs/cgroup/") + h + "/tarmac-worker-bench-rt").c_str());
   }

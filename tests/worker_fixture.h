@@ -40,14 +40,7 @@ class WorkerFixture : public ::testing::Test {
     if (!is_root()) GTEST_SKIP() << "needs root (containers, mounts, cgroups)";
     ::chmod(dir_.path().c_str(), 0711);  // the worker needs its work dir reachable (see there)
     start_worker();
-    // The image: busybox imported into a volume.
-    baggageclaim::CreateSpec image;
-    image.handle = "busybox";
-    image.privileged = true;
-    image.strategy.kind = baggageclaim::Strategy::Kind::kImport;
-    image.strategy.import_path = shared_busybox_rootfs();
-    auto v = volumes_->create(image);
-    ASSERT_TRUE(v.ok()) << v.error().what();
+    import_image();
   }
 
   void TearDown() override {
@@ -80,6 +73,17 @@ class WorkerFixture : public ::testing::Test {
     auto c = baggageclaim::Client::connect(worker_->address(), tls_files_);
     ASSERT_TRUE(c.ok()) << c.error().what();
     volumes_ = std::move(*c);
+  }
+
+  // The image: busybox imported into the volume "busybox".
+  void import_image() {
+    baggageclaim::CreateSpec image;
+    image.handle = "busybox";
+    image.privileged = true;
+    image.strategy.kind = baggageclaim::Strategy::Kind::kImport;
+    image.strategy.import_path = shared_busybox_rootfs();
+    auto v = volumes_->create(image);
+    ASSERT_TRUE(v.ok()) << v.error().what();
   }
 
   void stop_worker(int sig) {

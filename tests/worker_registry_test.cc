@@ -275,12 +275,7 @@ class WorkerTlsTest : public WorkerRegistryTest {
     channel_creds_ = grpc::SslCredentials(o);
     ::chmod(dir_.path().c_str(), 0711);
     start_worker();
-    baggageclaim::CreateSpec image;
-    image.handle = "busybox";
-    image.privileged = true;
-    image.strategy.kind = baggageclaim::Strategy::Kind::kImport;
-    image.strategy.import_path = shared_busybox_rootfs();
-    ASSERT_TRUE(volumes_->create(image).ok());
+    import_image();
   }
 
   std::string certs_;

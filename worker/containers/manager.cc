@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "common/fs.h"
+#include "common/scope_exit.h"
 #include "common/uuid.h"
 #include "worker/containers/shim_client.h"
 
@@ -198,16 +199,13 @@ Result<v1::Container> ContainerManager::create(const v1::ContainerSpec& spec) {
   }
   std::string rootfs_volume;
   bool done = false;
-  struct Cleanup {
-    std::function<void()> fn;
-    ~Cleanup() { fn(); }
-  } cleanup{[&] {
+  ScopeExit cleanup([&] {
     if (done) return;
     if (auto s = remove_remains(handle, rootfs_volume); !s.ok())
       spdlog::error("container {}: {}", handle, s.error().what());
     std::lock_guard lock(mu_);
     entries_.erase(handle);
-  }};
+  });
   auto fail = [&](Error e) { return std::move(e).wrap("create container " + handle); };
 
   std::string dir = dir_of(handle);

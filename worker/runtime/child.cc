@@ -277,9 +277,11 @@ void reset_signals() {
     if (int e = drop_bounding_capabilities(p.caps))
       fail("drop bounding capabilities", nullptr, e, 127);
   }
-  if (::setgroups(p.groups.size(), p.groups.data()) != 0) fail("setgroups", nullptr, errno, 127);
-  if (::setresgid(p.gid, p.gid, p.gid) != 0) fail("setresgid", nullptr, errno, 127);
-  if (::setresuid(p.uid, p.uid, p.uid) != 0) fail("setresuid", nullptr, errno, 127);
+  // Raw syscalls, as in run_child: glibc's wrappers broadcast to threads that may not exist.
+  if (::syscall(SYS_setgroups, p.groups.size(), p.groups.data()) != 0)
+    fail("setgroups", nullptr, errno, 127);
+  if (::syscall(SYS_setresgid, p.gid, p.gid, p.gid) != 0) fail("setresgid", nullptr, errno, 127);
+  if (::syscall(SYS_setresuid, p.uid, p.uid, p.uid) != 0) fail("setresuid", nullptr, errno, 127);
   if (int e = apply_capabilities(p.caps)) fail("set capabilities", nullptr, e, 127);
   if (::chdir(p.cwd) != 0) fail("chdir", p.cwd, errno, 127);
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail("set no_new_privs", nullptr, errno, 127);
@@ -339,8 +341,12 @@ void reset_signals() {
   if (::recv(p.sync_fd, &go, 1, 0) != 1) ::_exit(1);  // the parent gave up
   ::prctl(PR_SET_PDEATHSIG, 0);
   if (p.new_user) {
-    if (::setresgid(0, 0, 0) != 0) fail("become root in user namespace (gid)", nullptr, errno);
-    if (::setresuid(0, 0, 0) != 0) fail("become root in user namespace (uid)", nullptr, errno);
+    // Raw syscalls: after a raw clone glibc still believes in the parent's threads, and its
+    // set*id wrappers would wait forever for them to change ids too.
+    if (::syscall(SYS_setresgid, 0, 0, 0) != 0)
+      fail("become root in user namespace (gid)", nullptr, errno);
+    if (::syscall(SYS_setresuid, 0, 0, 0) != 0)
+      fail("become root in user namespace (uid)", nullptr, errno);
   }
   if (!p.privileged && ::unshare(CLONE_NEWCGROUP) != 0)
     fail("unshare cgroup namespace", nullptr, errno);

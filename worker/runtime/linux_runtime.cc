@@ -14,6 +14,7 @@
 #include <functional>
 
 #include "common/fs.h"
+#include "common/scope_exit.h"
 #include "worker/runtime/cgroup.h"
 #include "worker/runtime/linux_container.h"
 #include "worker/runtime/plan_builder.h"
@@ -107,10 +108,7 @@ class LinuxRuntime final : public Runtime {
     CgroupPtr cgroup;
     pid_t child = -1;
     bool done = false;
-    struct Cleanup {
-      std::function<void()> fn;
-      ~Cleanup() { fn(); }
-    } cleanup{[&] {
+    ScopeExit cleanup([&] {
       if (done) return;
       if (child > 0) {
         ::kill(child, SIGKILL);
@@ -121,7 +119,7 @@ class LinuxRuntime final : public Runtime {
         (void)cgroup->destroy();
       }
       (void)store_.remove(spec.id);
-    }};
+    });
 
     v1::ContainerState state;
     state.set_id(spec.id);
