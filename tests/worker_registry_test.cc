@@ -17,6 +17,12 @@ class WorkerRegistryTest : public WorkerFixture {
   void SetUp() override {
     if (!is_root()) GTEST_SKIP() << "needs root (containers, mounts, cgroups)";
     ASSERT_EQ(registry_.start(), "");
+    std::string types = dir_.path() + "/resource-types";
+    ASSERT_TRUE(fs::make_dirs(types + "/git").ok());
+    ASSERT_TRUE(fs::write_file(types + "/git/resource_metadata.json",
+                               R"({"type":"git","version":"1.15.0","privileged":false})")
+                    .ok());
+    ASSERT_TRUE(fs::write_file(types + "/git/rootfs.tgz", "").ok());
     extra_args_ = {"--registry",
                    registry_.address(),
                    "--name",
@@ -26,7 +32,9 @@ class WorkerRegistryTest : public WorkerFixture {
                    "--tag",
                    "fast",
                    "--team",
-                   "main"};
+                   "main",
+                   "--resource-types",
+                   types};
     WorkerFixture::SetUp();
   }
   void TearDown() override {
@@ -81,6 +89,9 @@ TEST_F(WorkerRegistryTest, RegistersAndHeartbeatsItsHandles) {
   ASSERT_EQ(w.info.tags_size(), 1);
   EXPECT_EQ(w.info.tags(0), "fast");
   EXPECT_EQ(w.info.team(), "main");
+  ASSERT_EQ(w.info.resource_types_size(), 1);
+  EXPECT_EQ(w.info.resource_types(0).type(), "git");
+  EXPECT_EQ(w.info.resource_types(0).version(), "1.15.0");
   EXPECT_EQ(w.info.active_containers(), 1);
   EXPECT_EQ(w.state, rv1::RUNNING);
   EXPECT_FALSE(has(w.last_beat.volume_handles(), c.rootfs_volume()));

@@ -14,6 +14,7 @@
 #include "baggageclaim/store.h"
 #include "common/fs.h"
 #include "worker/beacon/beacon.h"
+#include "worker/beacon/resource_types.h"
 #include "worker/containers/manager.h"
 #include "worker/containers/service.h"
 #include "worker/holdings.h"
@@ -223,6 +224,11 @@ Result<std::unique_ptr<Worker>> Worker::start(WorkerOptions o) {
     info.set_version(TARMAC_VERSION);
     info.set_ephemeral(o.ephemeral);
     info.set_start_time(::time(nullptr));
+    if (!o.resource_types.empty()) {
+      auto types = beacon::load_resource_types(o.resource_types);
+      if (!types) return std::move(types).error().wrap("worker");
+      for (auto& t : *types) *info.add_resource_types() = std::move(t);
+    }
     auto b = beacon::Beacon::start(std::move(bo), *w->holdings_);
     if (!b) return std::move(b).error().wrap("worker");
     w->beacon_ = std::move(*b);

@@ -34,6 +34,7 @@ struct WorkerOptions {
   std::string platform = "linux";
   std::vector<std::string> tags;
   std::string team;
+  std::string resource_types;  // Concourse's layout: <dir>/<type>/resource_metadata.json
   bool ephemeral = false;
   std::chrono::milliseconds heartbeat_interval{10000};
   int gc_parallelism = 4;

@@ -119,6 +119,9 @@ int main(int argc, char** argv) {
   worker->add_option("--tag", wo.tags, "A tag; only steps with this tag run here (repeatable)");
   worker->add_option("--team", wo.team, "The one team whose work this worker takes");
   worker->add_flag("--ephemeral", wo.ephemeral, "Removed by the web node once it stalls");
+  worker->add_option("--resource-types", wo.resource_types,
+                     "Directory of bundled resource types (<type>/resource_metadata.json and "
+                     "rootfs.tgz), registered with the web node");
   double heartbeat_s = 10, drain_timeout_s = 3600;
   worker->add_option("--heartbeat-interval", heartbeat_s, "Seconds between heartbeats")
       ->check(CLI::Range(0.05, 3600.0))
