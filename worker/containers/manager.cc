@@ -70,7 +70,9 @@ Status ContainerManager::save(const v1::Container& c) const {
   opts.preserve_proto_field_names = true;
   auto st = google::protobuf::util::MessageToJsonString(c, &json, opts);
   if (!st.ok()) return Error("encode container " + c.handle() + ": " + std::string(st.message()));
-  return fs::write_file_atomic(dir_of(c.handle()) + "/" + kRecordFile, json, 0600);
+  // Atomic but not fsynced: a container never outlives a reboot (its processes are gone), so
+  // a record lost with the page cache only makes recovery destroy what was dead anyway.
+  return fs::write_file_atomic(dir_of(c.handle()) + "/" + kRecordFile, json, 0600, false);
 }
 
 Status ContainerManager::recover() {
