@@ -93,6 +93,8 @@ TEST_F(WorkerRegistryTest, RegistersAndHeartbeatsItsHandles) {
   EXPECT_EQ(w.info.resource_types(0).type(), "git");
   EXPECT_EQ(w.info.resource_types(0).version(), "1.15.0");
   EXPECT_EQ(w.info.active_containers(), 1);
+  EXPECT_EQ(w.info.heartbeat_interval_ms(), 100);
+  EXPECT_EQ(w.info.ttl_ms(), 300);
   EXPECT_EQ(w.state, rv1::RUNNING);
   EXPECT_FALSE(has(w.last_beat.volume_handles(), c.rootfs_volume()));
   EXPECT_TRUE(has(w.last_beat.volume_handles(), "busybox"));

@@ -82,6 +82,8 @@ v1::WorkerInfo Beacon::info() const {
   w.set_active_tasks(holdings_.active_tasks());
   std::lock_guard lock(mu_);
   w.set_state(state_);
+  w.set_heartbeat_interval_ms(options_.interval.count());
+  w.set_ttl_ms(3 * options_.interval.count());
   return w;
 }
 
