@@ -1,5 +1,7 @@
 #include "worker/holdings.h"
 
+#include <set>
+
 namespace tarmac::worker {
 using containers::kRootfsOwnerProperty;
 
@@ -15,11 +17,13 @@ std::vector<std::pair<std::string, std::string>> WorkerHoldings::destroy_volumes
   // A container's root filesystem is not the web node's to destroy while the container lives.
   std::vector<std::pair<std::string, std::string>> failed;
   std::vector<std::string> allowed;
+  auto containers = containers_.handles();
+  std::set<std::string> live(containers.begin(), containers.end());
   for (const std::string& h : handles) {
     auto v = volumes_.get(h);
     if (!v) continue;  // already gone: what was asked
     auto owner = v->properties.find(kRootfsOwnerProperty);
-    if (owner != v->properties.end() && containers_.get(owner->second).ok()) {
+    if (owner != v->properties.end() && live.count(owner->second)) {
       failed.emplace_back(h, "root filesystem of live container " + owner->second);
       continue;
     }

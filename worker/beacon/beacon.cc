@@ -74,11 +74,10 @@ std::string Beacon::last_error() const {
   return last_error_;
 }
 
-v1::WorkerInfo Beacon::info() const {
+v1::WorkerInfo Beacon::info(size_t containers, size_t volumes) const {
   v1::WorkerInfo w = options_.worker;
-  auto containers = holdings_.container_handles();
-  w.set_active_containers(static_cast<int32_t>(containers.size()));
-  w.set_active_volumes(static_cast<int32_t>(holdings_.volume_handles().size()));
+  w.set_active_containers(static_cast<int32_t>(containers));
+  w.set_active_volumes(static_cast<int32_t>(volumes));
   w.set_active_tasks(holdings_.active_tasks());
   std::lock_guard lock(mu_);
   w.set_state(state_);
@@ -89,7 +88,8 @@ v1::WorkerInfo Beacon::info() const {
 
 Status Beacon::register_once() {
   v1::RegisterRequest req;
-  *req.mutable_worker() = info();
+  *req.mutable_worker() =
+      info(holdings_.container_handles().size(), holdings_.volume_handles().size());
   v1::RegisterResponse resp;
   auto ctx = call_context();
   if (auto s = stub_->Register(ctx.get(), req, &resp); !s.ok())
@@ -104,9 +104,12 @@ Status Beacon::register_once() {
 
 Status Beacon::beat_once() {
   v1::HeartbeatRequest req;
-  *req.mutable_worker() = info();
-  for (auto& h : holdings_.container_handles()) req.add_container_handles(h);
-  for (auto& h : holdings_.volume_handles()) req.add_volume_handles(h);
+  // Listed once per beat: the counts are the lists' sizes.
+  auto containers = holdings_.container_handles();
+  auto volumes = holdings_.volume_handles();
+  *req.mutable_worker() = info(containers.size(), volumes.size());
+  for (auto& h : containers) req.add_container_handles(std::move(h));
+  for (auto& h : volumes) req.add_volume_handles(std::move(h));
   Reaper::Report report = reaper_.take_report();
   for (auto& h : report.destroyed_containers) req.add_destroyed_containers(h);
   for (auto& h : report.destroyed_volumes) req.add_destroyed_volumes(h);

@@ -52,7 +52,7 @@ class Beacon {
   void stop_beating();
   Status register_once();
   Status beat_once();
-  registry::v1::WorkerInfo info() const;
+  registry::v1::WorkerInfo info(size_t containers, size_t volumes) const;
 
   BeaconOptions options_;
   Holdings& holdings_;

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <thread>
@@ -287,15 +288,16 @@ std::vector<std::string> ContainerManager::handles() const {
 }
 
 int ContainerManager::active_tasks() const {
+  // Asked on every heartbeat and drain poll: only the exit files are looked at, as
+  // process_info decides "running".
   int n = 0;
   for (const std::string& h : handles()) {
-    auto c = get(h);
-    if (!c) continue;
-    for (const auto& p : c->processes())
-      if (p.running()) {
-        ++n;
-        break;
-      }
+    std::string procs = dir_of(h) + "/processes";
+    auto ids = fs::list_dir(procs);
+    if (!ids) continue;
+    n += std::any_of(ids->begin(), ids->end(), [&](const std::string& id) {
+      return !fs::exists(procs + "/" + id + "/" + shim::kExitFile);
+    });
   }
   return n;
 }

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -160,6 +161,7 @@ Result<OutputBatch> OutputLogReader::read(size_t max_bytes) {
   auto skipped = skip_to_start();
   if (!skipped) return std::move(skipped).error();
 
+  const uint64_t batch_begin = offset_;
   size_t total = 0;
   while (total < max_bytes) {
     unsigned char buf[kHeaderSize];
@@ -180,18 +182,21 @@ Result<OutputBatch> OutputLogReader::read(size_t max_bytes) {
     auto got = pread_full(file_.get(), chunk.data.data(), h.length, offset_ + kHeaderSize);
     if (!got) return std::move(got).error();
     if (*got < h.length) break;  // the frame is still being written
-    // A trim may have punched the frame while we read it.
-    auto start = read_start(dir_.get());
-    if (!start) return std::move(start).error();
-    if (*start > offset_) {
-      batch.dropped += *start - offset_;
-      offset_ = *start;
-      continue;
-    }
     offset_ += kHeaderSize + h.length;
     chunk.end_offset = offset_;
     total += h.length;
     batch.chunks.push_back(std::move(chunk));
+  }
+  // A trim may have punched frames while we read them: looked at once per batch, and the
+  // frames before the new start (always a frame boundary) are dropped as never read.
+  auto start = read_start(dir_.get());
+  if (!start) return std::move(start).error();
+  if (*start > batch_begin) {
+    std::erase_if(batch.chunks, [&](const OutputChunk& c) {
+      return c.end_offset - kHeaderSize - c.data.size() < *start;
+    });
+    batch.dropped += *start - batch_begin;
+    offset_ = std::max(offset_, *start);
   }
   batch.next_offset = offset_;
   return batch;
