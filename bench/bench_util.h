@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
+#include <numeric>
 #include <string>
 #include <vector>
 
@@ -20,11 +21,30 @@ inline double ms_since(Clock::time_point t) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
 }
 
-inline double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
+struct Stats {
+  double median = 0, p90 = 0, mean = 0, min = 0, max = 0;
+};
+
+// Nearest-rank percentile of sorted samples.
+inline double percentile(const std::vector<double>& sorted, double p) {
+  size_t rank = static_cast<size_t>(p * static_cast<double>(sorted.size()) + 0.999999);
+  return sorted[std::clamp<size_t>(rank, 1, sorted.size()) - 1];
 }
+
+inline Stats stats_of(std::vector<double> samples) {
+  Stats s;
+  if (samples.empty()) return s;
+  std::sort(samples.begin(), samples.end());
+  size_t n = samples.size();
+  s.median = n % 2 ? samples[n / 2] : (samples[n / 2 - 1] + samples[n / 2]) / 2;
+  s.p90 = percentile(samples, 0.9);
+  s.mean = std::accumulate(samples.begin(), samples.end(), 0.0) / static_cast<double>(n);
+  s.min = samples.front();
+  s.max = samples.back();
+  return s;
+}
+
+inline double median(std::vector<double> v) { return stats_of(std::move(v)).median; }
 
 inline double time_ms(const std::function<void()>& f) {
   auto t = Clock::now();

@@ -29,6 +29,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/bench_util.h"
 #include "common/fs.h"
 #include "common/unique_fd.h"
 #include "worker/runtime/busybox_rootfs.h"
@@ -40,7 +41,6 @@ namespace tarmac::bench {
 namespace {
 
 namespace rt = tarmac::runtime;
-using Clock = std::chrono::steady_clock;
 
 constexpr char kCgroupParent[] = "tarmac-bench";
 constexpr int64_t kMemoryBytes = int64_t{256} << 20;
@@ -266,34 +266,6 @@ std::string first_line_of(const std::string& command) {
   }
   while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
   return out;
-}
-
-double ms_since(Clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-}
-
-// ---- statistics ----
-
-struct Stats {
-  double median = 0, p90 = 0, mean = 0, min = 0, max = 0;
-};
-
-// Nearest-rank percentile of sorted samples.
-double percentile(const std::vector<double>& sorted, double p) {
-  size_t rank = static_cast<size_t>(p * static_cast<double>(sorted.size()) + 0.999999);
-  return sorted[std::clamp<size_t>(rank, 1, sorted.size()) - 1];
-}
-
-Stats stats_of(std::vector<double> samples) {
-  std::sort(samples.begin(), samples.end());
-  Stats s;
-  size_t n = samples.size();
-  s.median = n % 2 ? samples[n / 2] : (samples[n / 2 - 1] + samples[n / 2]) / 2;
-  s.p90 = percentile(samples, 0.9);
-  s.mean = std::accumulate(samples.begin(), samples.end(), 0.0) / static_cast<double>(n);
-  s.min = samples.front();
-  s.max = samples.back();
-  return s;
 }
 
 // ---- tarmac ----

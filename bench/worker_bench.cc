@@ -116,11 +116,6 @@ struct Client {
   }
 };
 
-double p90(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() * 9 / 10];
-}
-
 // The same work in-process on the runtime alone: create (with /bin/true as main process),
 // wait, destroy, on a plain directory rootfs.
 std::vector<double> runtime_alone(const std::string& rootfs, const std::string& run_dir, int n) {
@@ -170,9 +165,9 @@ void create_run_destroy(Client& c, const std::string& rootfs, const std::string&
   std::printf("\n== create + run /bin/true + destroy, over gRPC from another process (n=%d) ==\n",
               n);
   std::printf("worker:  median %.2f ms, p90 %.2f ms (create %.2f, run %.2f, destroy %.2f)\n",
-              median(total), p90(total), median(create), median(run), median(destroy));
+              median(total), stats_of(total).p90, median(create), median(run), median(destroy));
   std::printf("runtime alone, in-process, same container: median %.2f ms, p90 %.2f ms\n",
-              median(rt), p90(rt));
+              median(rt), stats_of(rt).p90);
   std::printf("worker / runtime: %.2fx; target median <= %.0f ms: %s\n", median(total) / median(rt),
               kTargetMedianMs, median(total) <= kTargetMedianMs ? "met" : "missed");
 }
