@@ -64,16 +64,6 @@ void Beacon::set_state(v1::WorkerState state) {
   cv_.notify_all();
 }
 
-bool Beacon::healthy() const {
-  std::lock_guard lock(mu_);
-  return healthy_;
-}
-
-std::string Beacon::last_error() const {
-  std::lock_guard lock(mu_);
-  return last_error_;
-}
-
 v1::WorkerInfo Beacon::info(size_t containers, size_t volumes) const {
   v1::WorkerInfo w = options_.worker;
   w.set_active_containers(static_cast<int32_t>(containers));
@@ -133,6 +123,7 @@ Status Beacon::beat_once() {
 void Beacon::run() {
   std::mt19937 rng(std::random_device{}());
   auto backoff = options_.min_backoff;
+  std::string last_error;  // logged once, not on every retry
   for (;;) {
     bool registered;
     {
@@ -144,15 +135,14 @@ void Beacon::run() {
     bool again_now = false;
     {
       std::lock_guard lock(mu_);
-      healthy_ = s.ok() && registered_;
       if (s.ok()) {
-        last_error_.clear();
+        last_error.clear();
         backoff = options_.min_backoff;
         // A fresh registration beats at once, so the registry hears the handles.
         again_now = !registered;
       } else {
-        if (last_error_ != s.error().what()) spdlog::warn("beacon: {}", s.error().what());
-        last_error_ = s.error().what();
+        if (last_error != s.error().what()) spdlog::warn("beacon: {}", s.error().what());
+        last_error = s.error().what();
         // A forgotten worker registers again at once; other failures back off.
         again_now = !registered_ && registered;
       }
@@ -160,7 +150,8 @@ void Beacon::run() {
     if (again_now) continue;
     std::chrono::milliseconds wait = options_.interval;
     if (!s.ok()) {
-      // Full jitter, so a fleet of workers does not come back to a restarted web node at once.
+      // Jitter (half to all of the backoff), so a fleet of workers does not come back to a
+      // restarted web node at once.
       std::uniform_int_distribution<long> jitter(backoff.count() / 2, backoff.count());
       wait = std::chrono::milliseconds(jitter(rng));
       backoff = std::min(options_.max_backoff, backoff * 2);

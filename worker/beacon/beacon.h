@@ -38,12 +38,6 @@ class Beacon {
   // Stop heartbeating and tell the registry the drain is over.
   Status land();
   Status retire();
-  Reaper& reaper() { return reaper_; }
-
-  // Registered and the last beat was answered.
-  bool healthy() const;
-  // The last error talking to the registry, or "".
-  std::string last_error() const;
 
  private:
   Beacon(BeaconOptions options, Holdings& holdings,
@@ -62,10 +56,8 @@ class Beacon {
   std::condition_variable cv_;
   registry::v1::WorkerState state_ = registry::v1::RUNNING;
   bool registered_ = false;
-  bool healthy_ = false;
   bool wake_ = false;
   bool stopping_ = false;
-  std::string last_error_;
   std::thread thread_;
 };
 
