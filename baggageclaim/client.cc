@@ -1,6 +1,6 @@
 #include "baggageclaim/client.h"
 
-#include "baggageclaim/grpc_status.h"
+#include "common/grpc/status.h"
 
 namespace tarmac::baggageclaim {
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "baggageclaim/credentials.h"
+#include "common/grpc/credentials.h"
 #include "baggageclaim/tar/tar.h"
 #include "baggageclaim/volume.h"
 #include "common/result.h"

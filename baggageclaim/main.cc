@@ -19,7 +19,7 @@ int main(int argc, char** argv) {
   StoreOptions store_options;
   std::string bind_ip = "127.0.0.1";
   int bind_port = 7788;
-  TlsFiles tls;
+  tarmac::TlsFiles tls;
   bool no_idmap = false;
   app.add_option("--volumes", store_options.root, "Directory in which to place volume data")
       ->required();

@@ -3,7 +3,7 @@
 #include <cerrno>
 
 #include "baggageclaim/client.h"
-#include "baggageclaim/grpc_status.h"
+#include "common/grpc/status.h"
 
 namespace tarmac::baggageclaim {
 namespace {

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "baggageclaim/credentials.h"
+#include "common/grpc/credentials.h"
 #include "baggageclaim/store.h"
 #include "common/result.h"
 #include "tarmac/baggageclaim/v1/baggageclaim.grpc.pb.h"

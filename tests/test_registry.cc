@@ -1,14 +1,14 @@
 #include "tests/test_registry.h"
 
-#include "baggageclaim/grpc_status.h"
+#include "common/grpc/status.h"
 
 namespace tarmac::testing {
 
 namespace v1 = registry::v1;
 
-std::string TestRegistry::start(int port, const baggageclaim::TlsFiles& tls,
+std::string TestRegistry::start(int port, const tarmac::TlsFiles& tls,
                                 atc::AuthorizedWorkerKeys keys) {
-  auto creds = baggageclaim::server_credentials(tls);
+  auto creds = tarmac::server_credentials(tls);
   if (!creds) return creds.error().what();
   grpc::ServerBuilder builder;
   int chosen = 0;
@@ -83,7 +83,7 @@ grpc::Status TestRegistry::admit(grpc::ServerContext* ctx, const std::string& na
   auto s = atc::authorize_worker(*ctx->auth_context(), keys_, name);
   if (s.ok()) return grpc::Status::OK;
   refusals_.push_back(s.error().message());
-  return baggageclaim::to_grpc(s.error());
+  return tarmac::to_grpc(s.error());
 }
 
 grpc::Status TestRegistry::Register(grpc::ServerContext* ctx, const v1::RegisterRequest* req,

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "atc/registry/worker_auth.h"
-#include "baggageclaim/credentials.h"
+#include "common/grpc/credentials.h"
 #include "tarmac/registry/v1/registry.grpc.pb.h"
 
 namespace tarmac::testing {
@@ -29,7 +29,7 @@ class TestRegistry final : public registry::v1::Registry::Service {
 
   // Starts serving on 127.0.0.1:`port` (0 picks one); with `tls`, demands client certificates
   // and checks them against `keys`.
-  std::string start(int port = 0, const baggageclaim::TlsFiles& tls = {},
+  std::string start(int port = 0, const tarmac::TlsFiles& tls = {},
                     atc::AuthorizedWorkerKeys keys = {});
   // Stops serving and forgets every worker (as a restarted web node without a DB would).
   void stop();

@@ -202,7 +202,7 @@ class WorkerFixture : public ::testing::Test {
 
   TempDir dir_{"worker-server"};
   std::vector<std::string> extra_args_;
-  baggageclaim::TlsFiles tls_files_;  // what the test's volume client presents
+  tarmac::TlsFiles tls_files_;  // what the test's volume client presents
   std::shared_ptr<grpc::ChannelCredentials> channel_creds_;
   std::unique_ptr<ServerProcess> worker_;
   std::shared_ptr<grpc::Channel> channel_;

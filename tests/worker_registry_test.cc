@@ -257,7 +257,7 @@ class WorkerTlsTest : public WorkerRegistryTest {
     ASSERT_TRUE(fs::write_file(certs_ + "/" + name + ".key", kp.key_pem).ok());
     ASSERT_TRUE(fs::write_file(certs_ + "/" + name + ".crt", kp.cert_pem).ok());
   }
-  baggageclaim::TlsFiles files(const std::string& name) const {
+  tarmac::TlsFiles files(const std::string& name) const {
     return {certs_ + "/" + name + ".crt", certs_ + "/" + name + ".key", certs_ + "/ca.crt"};
   }
   std::string fingerprint(const std::string& name) const {

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "baggageclaim/credentials.h"
+#include "common/grpc/credentials.h"
 #include "baggageclaim/idmap.h"
 #include "common/result.h"
 
@@ -16,7 +16,7 @@ struct WorkerOptions {
   std::string work_dir;  // volumes/, containers/ and runtime/ live here
   std::string bind_ip = "127.0.0.1";
   int bind_port = 7777;
-  baggageclaim::TlsFiles tls;  // mutual TLS, both as server and toward the registry
+  tarmac::TlsFiles tls;  // mutual TLS, both as server and toward the registry
   std::string volume_driver = "detect";
   baggageclaim::IdRange ids;
   bool idmapped_mounts = true;

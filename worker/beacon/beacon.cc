@@ -5,7 +5,7 @@
 
 #include <random>
 
-#include "baggageclaim/grpc_status.h"
+#include "common/grpc/status.h"
 
 namespace tarmac::beacon {
 namespace {
@@ -23,10 +23,10 @@ std::unique_ptr<grpc::ClientContext> call_context() {
 
 Result<std::unique_ptr<Beacon>> Beacon::start(BeaconOptions options, Holdings& holdings) {
   if (options.worker.name().empty()) return Error("beacon: --name: expected the worker's name");
-  if (!options.tls.enabled() && !baggageclaim::is_loopback_address(options.registry))
+  if (!options.tls.enabled() && !tarmac::is_loopback_address(options.registry))
     return Error("beacon: --registry " + options.registry +
                  ": plaintext is for loopback only; give --tls-cert, --tls-key and --tls-ca");
-  auto creds = baggageclaim::channel_credentials(options.tls);
+  auto creds = tarmac::channel_credentials(options.tls);
   if (!creds) return std::move(creds).error().wrap("beacon");
   grpc::ChannelArguments args;
   // Reconnect attempts of the channel itself follow the same ceiling as the beacon's.
@@ -83,7 +83,7 @@ Status Beacon::register_once() {
   v1::RegisterResponse resp;
   auto ctx = call_context();
   if (auto s = stub_->Register(ctx.get(), req, &resp); !s.ok())
-    return baggageclaim::from_grpc("register with " + options_.registry, s);
+    return tarmac::from_grpc("register with " + options_.registry, s);
   std::lock_guard lock(mu_);
   if (resp.heartbeat_interval_ms() > 0)
     options_.interval = std::chrono::milliseconds(resp.heartbeat_interval_ms());
@@ -113,7 +113,7 @@ Status Beacon::beat_once() {
       std::lock_guard lock(mu_);
       registered_ = false;
     }
-    return baggageclaim::from_grpc("heartbeat to " + options_.registry, s);
+    return tarmac::from_grpc("heartbeat to " + options_.registry, s);
   }
   reaper_.enqueue({resp.destroy_containers().begin(), resp.destroy_containers().end()},
                   {resp.destroy_volumes().begin(), resp.destroy_volumes().end()});
@@ -169,7 +169,7 @@ Status Beacon::land() {
   v1::LandResponse resp;
   auto ctx = call_context();
   if (auto s = stub_->Land(ctx.get(), req, &resp); !s.ok())
-    return baggageclaim::from_grpc("land at " + options_.registry, s);
+    return tarmac::from_grpc("land at " + options_.registry, s);
   return {};
 }
 
@@ -181,7 +181,7 @@ Status Beacon::retire() {
   v1::RetireResponse resp;
   auto ctx = call_context();
   if (auto s = stub_->Retire(ctx.get(), req, &resp); !s.ok())
-    return baggageclaim::from_grpc("retire at " + options_.registry, s);
+    return tarmac::from_grpc("retire at " + options_.registry, s);
   return {};
 }
 

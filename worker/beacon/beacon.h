@@ -7,7 +7,7 @@
 #include <string>
 #include <thread>
 
-#include "baggageclaim/credentials.h"
+#include "common/grpc/credentials.h"
 #include "tarmac/registry/v1/registry.grpc.pb.h"
 #include "worker/beacon/holdings.h"
 #include "worker/beacon/reaper.h"
@@ -16,7 +16,7 @@ namespace tarmac::beacon {
 
 struct BeaconOptions {
   std::string registry;             // host:port of the web node's registry
-  baggageclaim::TlsFiles tls;       // the worker's certificate and key, and the CA
+  tarmac::TlsFiles tls;       // the worker's certificate and key, and the CA
   registry::v1::WorkerInfo worker;  // name, address, platform, tags, team, version, ...
   std::chrono::milliseconds interval{10000};
   std::chrono::milliseconds min_backoff{500};

@@ -1,13 +1,13 @@
 #include "worker/containers/service.h"
 
-#include "baggageclaim/grpc_status.h"
+#include "common/grpc/status.h"
 #include "worker/containers/attach.h"
 
 namespace tarmac::containers {
 namespace {
 
 namespace v1 = worker::v1;
-using baggageclaim::to_grpc;
+using tarmac::to_grpc;
 
 }  // namespace
 

@@ -1,9 +1,9 @@
-#include "baggageclaim/grpc_status.h"
+#include "common/grpc/status.h"
 
 #include <cerrno>
 #include <cstdlib>
 
-namespace tarmac::baggageclaim {
+namespace tarmac {
 
 grpc::Status to_grpc(const Error& error, grpc::StatusCode fallback) {
   grpc::StatusCode code = fallback;
@@ -58,4 +58,4 @@ Error from_grpc(const std::string& call, const grpc::Status& status) {
   return Error(call + ": " + status.error_message(), errnum);
 }
 
-}  // namespace tarmac::baggageclaim
+}  // namespace tarmac

@@ -6,7 +6,7 @@
 
 #include "common/error.h"
 
-namespace tarmac::baggageclaim {
+namespace tarmac {
 
 // An Error as a gRPC status: errno picks the code (ENOENT → NOT_FOUND, EEXIST →
 // ALREADY_EXISTS, EBUSY → FAILED_PRECONDITION, EFBIG → RESOURCE_EXHAUSTED, EINVAL →
@@ -16,4 +16,4 @@ grpc::Status to_grpc(const Error& error, grpc::StatusCode fallback = grpc::Statu
 // A failed call as an Error "<call>: <message>" with the errno its code stands for.
 Error from_grpc(const std::string& call, const grpc::Status& status);
 
-}  // namespace tarmac::baggageclaim
+}  // namespace tarmac

@@ -8,7 +8,7 @@
 
 #include "common/result.h"
 
-namespace tarmac::baggageclaim {
+namespace tarmac {
 
 // PEM files for mutual TLS: this side's certificate and key, and the CA its peers'
 // certificates must chain to. All empty = plaintext (loopback only).
@@ -24,4 +24,4 @@ Result<std::shared_ptr<grpc::ChannelCredentials>> channel_credentials(const TlsF
 // Plaintext is only for loopback: "127.0.0.1:7788", "[::1]:7788", "localhost:7788".
 bool is_loopback_address(const std::string& address);
 
-}  // namespace tarmac::baggageclaim
+}  // namespace tarmac

@@ -1,11 +1,11 @@
-#include "baggageclaim/credentials.h"
+#include "common/grpc/credentials.h"
 
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/security/server_credentials.h>
 
 #include "common/fs.h"
 
-namespace tarmac::baggageclaim {
+namespace tarmac {
 namespace {
 
 struct Pems {
@@ -58,4 +58,4 @@ bool is_loopback_address(const std::string& address) {
   return false;
 }
 
-}  // namespace tarmac::baggageclaim
+}  // namespace tarmac
