@@ -2,6 +2,13 @@
 -- registry sees them; one-off builds with their events; the containers and volumes the web
 -- node knows of on each worker, for placement and garbage collection.
 
+-- Periodic jobs (GC, worker states): whichever web node finds one due takes it, under an
+-- advisory lock, and records when it ran, so several nodes never run the same pass twice.
+CREATE TABLE components (
+  name text PRIMARY KEY,
+  last_ran timestamptz
+);
+
 CREATE TABLE teams (
   id bigserial PRIMARY KEY,
   name text NOT NULL UNIQUE,
