@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "baggageclaim/service.h"
+#include "common/grpc/server.h"
 #include "baggageclaim/store.h"
 
 using namespace tarmac::baggageclaim;
@@ -61,7 +62,7 @@ int main(int argc, char** argv) {
   VolumeService service(**store, tls);
   std::string address = (bind_ip.find(':') != std::string::npos ? "[" + bind_ip + "]" : bind_ip) +
                         ":" + std::to_string(bind_port);
-  auto server = start_server(address, {&service}, tls);
+  auto server = tarmac::start_server(address, {&service}, tls);
   if (!server.ok()) {
     std::fprintf(stderr, "baggageclaim: %s\n", server.error().what().c_str());
     return 1;

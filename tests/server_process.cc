@@ -31,9 +31,20 @@ std::string ServerProcess::start() {
     ::_exit(127);
   }
   ::close(out[1]);
+  // Lines before the listening line (other ports a server announces) are kept.
   std::string line;
-  char c;
-  while (::read(out[0], &c, 1) == 1 && c != '\n') line += c;
+  for (;;) {
+    line.clear();
+    char c;
+    bool got = false;
+    while (::read(out[0], &c, 1) == 1) {
+      got = true;
+      if (c == '\n') break;
+      line += c;
+    }
+    if (!got || line.rfind("listening on ", 0) == 0) break;
+    preamble_.push_back(line);
+  }
   ::close(out[0]);
   auto colon = line.rfind(':');
   if (line.rfind("listening on ", 0) != 0 || colon == std::string::npos)

@@ -29,6 +29,8 @@ class ServerProcess {
   int wait_exit(int timeout_ms);
 
   pid_t pid() const { return pid_; }
+  // What it printed before its listening line.
+  const std::vector<std::string>& preamble() const { return preamble_; }
   int port() const { return port_; }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
 
@@ -37,6 +39,7 @@ class ServerProcess {
   std::string stderr_path_;
   pid_t pid_ = -1;
   int port_ = 0;
+  std::vector<std::string> preamble_;
 };
 
 }  // namespace tarmac::testing

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "baggageclaim/service.h"
+#include "common/grpc/server.h"
 #include "baggageclaim/store.h"
 #include "common/fs.h"
 #include "worker/beacon/beacon.h"
@@ -48,7 +49,7 @@ class WorkerImpl final : public Worker {
   std::unique_ptr<beacon::Beacon> beacon_;
   std::unique_ptr<baggageclaim::VolumeService> volume_service_;
   std::unique_ptr<containers::ContainerService> container_service_;
-  baggageclaim::RunningServer server_;
+  RunningServer server_;
 };
 
 Status WorkerImpl::drain(DrainMode mode, std::chrono::milliseconds timeout,
@@ -194,7 +195,7 @@ Result<std::unique_ptr<Worker>> Worker::start(WorkerOptions o) {
   std::string address =
       (o.bind_ip.find(':') != std::string::npos ? "[" + o.bind_ip + "]" : o.bind_ip) + ":" +
       std::to_string(o.bind_port);
-  auto server = baggageclaim::start_server(
+  auto server = start_server(
       address, {w->volume_service_.get(), w->container_service_.get()}, o.tls);
   if (!server) return std::move(server).error().wrap("worker");
   w->server_ = std::move(*server);

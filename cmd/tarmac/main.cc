@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "cmd/tarmac/generate_key.h"
+#include "cmd/tarmac/web.h"
 #include "worker/worker.h"
 
 namespace {
@@ -146,6 +147,12 @@ int main(int argc, char** argv) {
   tarmac::cmd::GenerateKeyOptions gk;
   tarmac::cmd::add_generate_key(app, gk);
 
+  tarmac::cmd::WebCommand web_options;
+  auto* web = tarmac::cmd::add_web(app, web_options);
+  tarmac::cmd::PostgresFlags migrate_pg;
+  bool show_db_version = false;
+  auto* migrate = tarmac::cmd::add_migrate(app, migrate_pg, show_db_version);
+
   CLI11_PARSE(app, argc, argv);
   // stdout carries the "listening on" line for scripts; logs go to stderr.
   spdlog::set_default_logger(spdlog::stderr_color_mt("tarmac"));
@@ -154,6 +161,8 @@ int main(int argc, char** argv) {
     wo.heartbeat_interval = std::chrono::milliseconds(static_cast<int64_t>(heartbeat_s * 1000));
     return run_worker(wo, std::chrono::milliseconds(static_cast<int64_t>(drain_timeout_s * 1000)));
   }
+  if (web->parsed()) return tarmac::cmd::run_web(web_options);
+  if (migrate->parsed()) return tarmac::cmd::run_migrate(migrate_pg, show_db_version);
   if (land->parsed()) return signal_worker(drain_dir, SIGUSR1, "land-worker");
   if (retire->parsed()) return signal_worker(drain_dir, SIGUSR2, "retire-worker");
   if (app.got_subcommand("generate-key")) return tarmac::cmd::run_generate_key(gk);

@@ -1,0 +1,40 @@
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "atc/api/router.h"
+#include "atc/auth/accounts.h"
+#include "atc/db/pool.h"
+#include "atc/db/workers.h"
+
+namespace tarmac::atc::api {
+
+// What every route group shares.
+struct ApiContext {
+  db::Pool& pool;
+  auth::Accounts& accounts;
+  db::WorkerStore& workers;
+  std::string external_url;
+  std::string cluster_name;
+};
+
+using AuthedHandler = std::function<Response(Request&, const auth::Identity&)>;
+
+// The handler behind a bearer token: 401 without a valid one, 503 while the database is away.
+Handler authed(ApiContext& ctx, AuthedHandler fn);
+
+// An Error as an HTTP answer: ENOENT 404, EEXIST 409, EBUSY 409, EINVAL 400, EACCES 403,
+// EAGAIN 503 (retry), else 500.
+Response error_status(const Error& e);
+
+// Parses a JSON body, or says what is wrong with it (400).
+std::optional<nlohmann::json> parse_body(const Request& req, Response& error);
+
+void add_auth_routes(Router& r, ApiContext& ctx);
+void add_team_routes(Router& r, ApiContext& ctx);
+void add_worker_routes(Router& r, ApiContext& ctx);
+void add_container_volume_routes(Router& r, ApiContext& ctx);
+void add_build_routes(Router& r, ApiContext& ctx);
+
+}  // namespace tarmac::atc::api

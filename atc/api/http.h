@@ -1,0 +1,53 @@
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+namespace tarmac::atc::api {
+
+// A request as handlers see it: the route's parameters decoded, the query parsed, the body
+// whole (bounded by the server).
+struct Request {
+  std::string method;  // "GET", "PUT", …
+  std::string path;
+  std::map<std::string, std::string> query;
+  std::map<std::string, std::string> params;   // ":team_name" → value
+  std::map<std::string, std::string> headers;  // lower-case names
+  std::string body;
+
+  std::string header(const std::string& lower_name) const {
+    auto it = headers.find(lower_name);
+    return it == headers.end() ? "" : it->second;
+  }
+};
+
+// A stream of Server-Sent Events, pulled by the server: `poll` appends what is ready to
+// `out` and says whether the stream goes on. The server waits a little when nothing was
+// ready, and stops polling when the client goes. `poll` must not block for long: it runs on
+// the server's I/O threads.
+struct EventSource {
+  enum class Poll { kMore, kEnd };
+  std::function<Poll(std::string& out)> poll;
+};
+
+struct Response {
+  int status = 200;
+  std::map<std::string, std::string> headers;
+  std::string body;
+  std::shared_ptr<EventSource> events;  // set: an SSE response, body unused
+};
+
+Response json_response(int status, const nlohmann::json& body);
+// Concourse answers API errors with a plain-text body; fly prints it as it is.
+Response error_response(int status, const std::string& message);
+
+// "a=1&b=%20x" → {"a": "1", "b": " x"}; '+' is a space (forms).
+std::map<std::string, std::string> parse_query(const std::string& query);
+// Percent-decoding; in query strings and forms (`plus_is_space`) a + is a space too.
+std::string url_decode(const std::string& s, bool plus_is_space = true);
+
+}  // namespace tarmac::atc::api

@@ -1,0 +1,237 @@
+#include "atc/api/server.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast.hpp>
+#include <boost/beast/ssl.hpp>
+#include <optional>
+#include <thread>
+#include <vector>
+
+namespace tarmac::atc::api {
+namespace {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = net::ssl;
+using tcp = net::ip::tcp;
+
+constexpr auto kSsePollInterval = std::chrono::milliseconds(100);
+constexpr auto kSseKeepalive = std::chrono::seconds(15);
+
+Request to_request(http::request<http::string_body>& req) {
+  Request r;
+  r.method = std::string(req.method_string());
+  std::string target(req.target());
+  size_t q = target.find('?');
+  r.path = target.substr(0, q);
+  if (q != std::string::npos) r.query = parse_query(target.substr(q + 1));
+  for (const auto& field : req) {
+    std::string name(field.name_string());
+    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    r.headers[name] = std::string(field.value());
+  }
+  r.body = std::move(req.body());
+  return r;
+}
+
+http::response<http::string_body> to_response(Response& resp, unsigned version, bool keep) {
+  http::response<http::string_body> out{static_cast<http::status>(resp.status), version};
+  out.set(http::field::server, "tarmac");
+  for (auto& [k, v] : resp.headers) out.set(k, v);
+  out.body() = std::move(resp.body);
+  out.keep_alive(keep);
+  out.prepare_payload();
+  return out;
+}
+
+class ServerImpl final : public Server {
+ public:
+  ServerImpl(ServerOptions o, const Router& router)
+      : o_(std::move(o)), router_(router), acceptor_(ioc_) {}
+  ~ServerImpl() override { stop(); }
+
+  Status listen() {
+    if (!o_.cert_file.empty() || !o_.key_file.empty()) {
+      if (o_.cert_file.empty() || o_.key_file.empty())
+        return Error("https: give both a certificate and a key", EINVAL);
+      tls_.emplace(ssl::context::tls_server);
+      tls_->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                        ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+      boost::system::error_code ec;
+      tls_->use_certificate_chain_file(o_.cert_file, ec);
+      if (ec) return Error("https: certificate " + o_.cert_file + ": " + ec.message(), EINVAL);
+      tls_->use_private_key_file(o_.key_file, ssl::context::pem, ec);
+      if (ec) return Error("https: key " + o_.key_file + ": " + ec.message(), EINVAL);
+    }
+    boost::system::error_code ec;
+    auto address = net::ip::make_address(o_.bind_ip, ec);
+    if (ec) return Error("listen: bad address \"" + o_.bind_ip + "\"", EINVAL);
+    tcp::endpoint ep(address, static_cast<unsigned short>(o_.port));
+    acceptor_.open(ep.protocol(), ec);
+    if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(ep, ec);
+    if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
+    if (ec)
+      return Error("listen on " + o_.bind_ip + ":" + std::to_string(o_.port) + ": " + ec.message(),
+                   ec.value());
+    port_ = acceptor_.local_endpoint().port();
+    net::co_spawn(ioc_, accept_loop(), net::detached);
+    for (int i = 0; i < std::max(1, o_.threads); ++i) threads_.emplace_back([this] { ioc_.run(); });
+    return ok_status();
+  }
+
+  int port() const override { return port_; }
+
+  void stop() override {
+    if (stopped_.exchange(true)) return;
+    ioc_.stop();
+    for (auto& t : threads_) t.join();
+    threads_.clear();
+  }
+
+ private:
+  net::awaitable<void> accept_loop() {
+    for (;;) {
+      boost::system::error_code ec;
+      tcp::socket socket =
+          co_await acceptor_.async_accept(net::redirect_error(net::use_awaitable, ec));
+      if (ec) {
+        if (ec == net::error::operation_aborted) co_return;
+        continue;  // EMFILE and the like: keep accepting
+      }
+      beast::tcp_stream stream(std::move(socket));
+      if (tls_) {
+        net::co_spawn(acceptor_.get_executor(), tls_session(std::move(stream)), net::detached);
+      } else {
+        net::co_spawn(acceptor_.get_executor(), session(std::move(stream)), net::detached);
+      }
+    }
+  }
+
+  net::awaitable<void> tls_session(beast::tcp_stream stream) {
+    beast::ssl_stream<beast::tcp_stream> s(std::move(stream), *tls_);
+    beast::get_lowest_layer(s).expires_after(std::chrono::seconds(o_.io_timeout_seconds));
+    boost::system::error_code ec;
+    co_await s.async_handshake(ssl::stream_base::server,
+                               net::redirect_error(net::use_awaitable, ec));
+    if (ec) co_return;
+    co_await session(std::move(s));
+  }
+
+  template <typename Stream>
+  net::awaitable<void> session(Stream stream) {
+    beast::flat_buffer buffer;
+    for (;;) {
+      http::request_parser<http::string_body> parser;
+      parser.body_limit(o_.max_body_bytes);
+      parser.header_limit(64 * 1024);
+      beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(o_.io_timeout_seconds));
+      boost::system::error_code ec;
+      co_await http::async_read(stream, buffer, parser,
+                                net::redirect_error(net::use_awaitable, ec));
+      if (ec == http::error::end_of_stream || ec == net::error::eof ||
+          ec == beast::error::timeout || ec == net::error::connection_reset)
+        break;
+      if (ec) {
+        bool too_big = ec == http::error::body_limit;
+        Response r = too_big ? error_response(413, "request body over " +
+                                                       std::to_string(o_.max_body_bytes) + " bytes")
+                             : error_response(400, "malformed request: " + ec.message());
+        auto out = to_response(r, 11, false);
+        co_await http::async_write(stream, out, net::redirect_error(net::use_awaitable, ec));
+        break;
+      }
+      auto raw = parser.release();
+      bool keep = raw.keep_alive();
+      unsigned version = raw.version();
+      Request req = to_request(raw);
+      Response resp;
+      try {
+        resp = router_.dispatch(req);
+      } catch (const std::exception& e) {
+        spdlog::error("api: {} {}: {}", req.method, req.path, e.what());
+        resp = error_response(500, "internal error");
+      }
+      if (resp.events) {
+        co_await stream_events(stream, resp, version);
+        break;
+      }
+      auto out = to_response(resp, version, keep);
+      beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(o_.io_timeout_seconds));
+      co_await http::async_write(stream, out, net::redirect_error(net::use_awaitable, ec));
+      if (ec || !keep) break;
+    }
+    boost::system::error_code ignored;
+    beast::get_lowest_layer(stream).socket().shutdown(tcp::socket::shutdown_send, ignored);
+  }
+
+  // The header, then events as they come; the body ends when the connection closes.
+  template <typename Stream>
+  net::awaitable<void> stream_events(Stream& stream, Response& resp, unsigned version) {
+    http::response<http::empty_body> head{static_cast<http::status>(resp.status), version};
+    head.set(http::field::server, "tarmac");
+    for (auto& [k, v] : resp.headers) head.set(k, v);
+    head.keep_alive(false);
+    http::response_serializer<http::empty_body> sr{head};
+    boost::system::error_code ec;
+    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(o_.io_timeout_seconds));
+    co_await http::async_write_header(stream, sr, net::redirect_error(net::use_awaitable, ec));
+    if (ec) co_return;
+    net::steady_timer timer(co_await net::this_coro::executor);
+    int idle = 0;
+    for (;;) {
+      std::string chunk;
+      EventSource::Poll more;
+      try {
+        more = resp.events->poll(chunk);
+      } catch (const std::exception& e) {
+        spdlog::error("api: event stream: {}", e.what());
+        co_return;
+      }
+      if (!chunk.empty()) {
+        beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(o_.io_timeout_seconds));
+        co_await net::async_write(stream, net::buffer(chunk),
+                                  net::redirect_error(net::use_awaitable, ec));
+        if (ec) co_return;
+      }
+      if (more == EventSource::Poll::kEnd) co_return;
+      // A comment now and then finds a client that went away, and keeps proxies from timing
+      // the stream out.
+      if (chunk.empty() && ++idle * kSsePollInterval >= kSseKeepalive) {
+        idle = 0;
+        chunk = ":\n\n";
+        co_await net::async_write(stream, net::buffer(chunk),
+                                  net::redirect_error(net::use_awaitable, ec));
+        if (ec) co_return;
+        chunk.clear();
+      }
+      if (chunk.empty()) {
+        timer.expires_after(kSsePollInterval);
+        co_await timer.async_wait(net::redirect_error(net::use_awaitable, ec));
+      }
+    }
+  }
+
+  ServerOptions o_;
+  const Router& router_;
+  net::io_context ioc_;
+  std::optional<ssl::context> tls_;
+  tcp::acceptor acceptor_;
+  std::vector<std::thread> threads_;
+  int port_ = 0;
+  std::atomic<bool> stopped_{false};
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Server>> Server::start(ServerOptions options, const Router& router) {
+  auto s = std::make_unique<ServerImpl>(std::move(options), router);
+  TARMAC_TRY(s->listen());
+  return std::unique_ptr<Server>(std::move(s));
+}
+
+}  // namespace tarmac::atc::api

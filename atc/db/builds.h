@@ -1,0 +1,62 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "atc/db/pool.h"
+
+namespace tarmac::atc::db {
+
+struct BuildRecord {
+  int64_t id = 0;
+  std::string name, team, status, created_by;
+  int64_t create_time = 0, start_time = 0, end_time = 0;  // unix seconds; 0 = not yet
+  bool aborted = false;
+  std::string plan;  // JSON text; "" if none
+  bool finished() const { return status != "pending" && status != "started"; }
+};
+
+struct BuildEvent {
+  int event_id = 0;
+  std::string type, version, payload;  // payload: the event's "data" as JSON text
+};
+
+struct BuildPage {
+  std::vector<BuildRecord> builds;    // newest first
+  std::optional<int64_t> next_until;  // ids below this are the next page
+};
+
+// Builds and their events, by query group: the engine creates and finishes them, the API
+// reads, pages and aborts them.
+class BuildStore {
+ public:
+  explicit BuildStore(Pool& pool) : pool_(pool) {}
+
+  // A one-off build of `team` with its plan, pending; its name is its id, as Concourse's.
+  Result<BuildRecord> create_one_off(const std::string& team, const std::string& plan_json,
+                                     const std::string& created_by);
+  Result<std::optional<BuildRecord>> find(int64_t id);
+  // Builds of `teams` (every team when `all`), newest first, below `until` if given.
+  Result<BuildPage> list(const std::vector<std::string>& teams, bool all, int limit,
+                         std::optional<int64_t> until);
+
+  Status start(int64_t id);
+  // Final status; `interceptible_for_s`: how long its containers stay for intercept.
+  Status finish(int64_t id, const std::string& status, int64_t interceptible_for_s);
+  // Marks the build aborted; a pending one ends at once (status aborted). Returns whether it
+  // ended now (the engine ends a started one).
+  Result<bool> abort(int64_t id);
+
+  // Appends an event; its id is the build's next.
+  Result<int> append_event(int64_t build_id, const std::string& type, const std::string& version,
+                           const std::string& payload_json);
+  // Events with ids greater than `after` (-1: from the start), at most `limit`.
+  Result<std::vector<BuildEvent>> events(int64_t build_id, int after, int limit);
+
+ private:
+  Pool& pool_;
+};
+
+}  // namespace tarmac::atc::db
