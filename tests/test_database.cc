@@ -40,11 +40,13 @@ PostgresServer::~PostgresServer() {
   if (!dir_.empty()) (void)fs::remove_all(dir_);
 }
 
-std::string PostgresServer::fresh_database() {
+std::string PostgresServer::fresh_database() { return pg_->conninfo(fresh_database_name()); }
+
+std::string PostgresServer::fresh_database_name() {
   std::string name = "t" + std::to_string(::getpid()) + "_" + std::to_string(++databases_);
   auto s = pg_->create_database(name);
   if (!s.ok()) ADD_FAILURE() << s.error().what();
-  return pg_->conninfo(name);
+  return name;
 }
 
 PostgresServer& shared_postgres() {

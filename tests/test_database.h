@@ -20,6 +20,8 @@ class PostgresServer {
   atc::db::EmbeddedPostgres& pg() { return *pg_; }
   // A new, empty database on this server; its conninfo.
   std::string fresh_database();
+  // The same, by name (for programs that take --postgres-* flags).
+  std::string fresh_database_name();
 
  private:
   std::string dir_;
