@@ -1,0 +1,252 @@
+// A real `tarmac worker` registered with a real `tarmac web` on a real PostgreSQL: beats,
+// stall and recovery, land and retire with a container present, GC end to end, and a
+// PostgreSQL restart under load.
+#include <atomic>
+#include <set>
+#include <thread>
+
+#include "atc/db/builds.h"
+#include "tests/web_fixture.h"
+#include "tests/worker_fixture.h"
+
+namespace tarmac::testing {
+namespace {
+
+class WebRegistryTest : public WorkerFixture {
+ protected:
+  void SetUp() override {
+    if (!is_root()) GTEST_SKIP() << "needs root (the worker makes containers)";
+    db_ = shared_postgres().fresh_database_name();
+    web_ = std::make_unique<WebProcess>(shared_postgres(), db_,
+                                        std::vector<std::string>{"--gc-missing-grace-period", "0"});
+    ASSERT_EQ(web_->start(), "");
+    admin_ = web_->login("admin", "secret");
+    auto pool = atc::db::Pool::create({shared_postgres().pg().conninfo(db_), 4});
+    ASSERT_TRUE(pool.ok()) << pool.error().what();
+    pool_ = std::move(*pool);
+    // The image volume the fixture imports is known to the database (as the engine records
+    // the volumes it makes), or GC would destroy it as a stranger.
+    ASSERT_TRUE(pool_
+                    ->exec("INSERT INTO workers (name, address, state, heartbeat_interval_ms,"
+                           " ttl_ms, expires_at) VALUES ('w1', 'x:1', 'running', 200, 600, now())")
+                    .ok());
+    ASSERT_TRUE(pool_
+                    ->exec("INSERT INTO volumes (handle, worker_name, state, type)"
+                           " VALUES ('busybox', 'w1', 'created', 'resource')")
+                    .ok());
+    extra_args_ = {"--registry", web_->registry_address(), "--name",
+                   "w1",         "--heartbeat-interval",   "0.2"};
+    WorkerFixture::SetUp();
+  }
+
+  // The worker as the API lists it (null if absent).
+  nlohmann::json api_worker() {
+    auto r = http(web_->port(), "GET", "/api/v1/workers", admin_);
+    if (r.status != 200) return nullptr;
+    for (auto& w : r.json())
+      if (w["name"] == "w1") return w;
+    return nullptr;
+  }
+  // Waits up to `ms` for `pred` of the API's view of the worker.
+  bool wait_worker(const std::function<bool(const nlohmann::json&)>& pred, int ms = 10000) {
+    for (int waited = 0; waited < ms; waited += 50) {
+      if (pred(api_worker())) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  }
+  static auto in_state(const std::string& state) {
+    return [state](const nlohmann::json& w) { return !w.is_null() && w["state"] == state; };
+  }
+  bool wait_rows_gone(const std::string& table, const std::string& handle, int ms = 10000) {
+    for (int waited = 0; waited < ms; waited += 50) {
+      auto r = pool_->query("SELECT 1 FROM " + table + " WHERE handle = $1", handle);
+      if (r.ok() && r->empty()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  }
+  int64_t started_build() {
+    atc::db::BuildStore builds(*pool_);
+    auto b = builds.create_one_off("main", "{}", "admin");
+    EXPECT_TRUE(b.ok());
+    EXPECT_TRUE(builds.start(b->id).ok());
+    return b->id;
+  }
+  void container_row(const std::string& handle, int64_t build) {
+    auto r = pool_->query(
+        "INSERT INTO containers (handle, worker_name, state, team_id, build_id)"
+        " SELECT $1, 'w1', 'created', id, $2 FROM teams WHERE name = 'main'",
+        handle, build);
+    ASSERT_TRUE(r.ok()) << r.error().what();
+  }
+
+  std::string db_, admin_;
+  std::unique_ptr<WebProcess> web_;
+  std::unique_ptr<atc::db::Pool> pool_;
+};
+
+// The worker registers and beats its counts; stopped, it is stalled after its ttl; resumed,
+// it is running again.
+TEST_F(WebRegistryTest, RegisterHeartbeatStallAndRecover) {
+  ASSERT_TRUE(wait_worker(in_state("running"))) << web_->log();
+  create("c1");
+  ASSERT_TRUE(wait_worker(
+      [](const nlohmann::json& w) { return !w.is_null() && w["active_containers"] == 1; }));
+  EXPECT_EQ(api_worker()["addr"], worker_->address());
+  container_row("c1", started_build());  // known, so GC leaves it alone
+
+  ::kill(worker_->pid(), SIGSTOP);
+  bool stalled = wait_worker(in_state("stalled"));
+  ::kill(worker_->pid(), SIGCONT);
+  ASSERT_TRUE(stalled) << web_->log();
+  EXPECT_TRUE(wait_worker(in_state("running"))) << web_->log();
+}
+
+// Landing waits for an unfinished build's container; the worker's own retire (SIGUSR2) with
+// a running task shows retiring, then the worker is gone.
+TEST_F(WebRegistryTest, LandAndRetireWithAContainerPresent) {
+  ASSERT_TRUE(wait_worker(in_state("running")));
+  create("c1");
+  int64_t build = started_build();
+  container_row("c1", build);
+  ASSERT_EQ(http(web_->port(), "PUT", "/api/v1/workers/w1/land", admin_).status, 200);
+  ASSERT_TRUE(wait_worker(in_state("landing")));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));  // several GC passes
+  EXPECT_EQ(api_worker()["state"], "landing");
+  ASSERT_TRUE(atc::db::BuildStore(*pool_).finish(build, "succeeded", 300).ok());
+  ASSERT_TRUE(wait_worker(in_state("landed"))) << web_->log();
+  // Beats do not undo a landing; a restarted worker registers as running again.
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_EQ(api_worker()["state"], "landed");
+  stop_worker(SIGTERM);
+  start_worker();
+  ASSERT_TRUE(wait_worker(in_state("running"))) << web_->log();
+
+  // The worker retires itself (SIGUSR2) around a running task.
+  int64_t second = started_build();
+  create("c2");
+  container_row("c2", second);
+  std::thread task([&] { process(run_message("c2", {"/bin/sleep", "2"}, "t")); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ::kill(worker_->pid(), SIGUSR2);
+  EXPECT_TRUE(wait_worker(in_state("retiring"))) << web_->log();
+  task.join();
+  EXPECT_TRUE(wait_worker([](const nlohmann::json& w) { return w.is_null(); })) << web_->log();
+  EXPECT_EQ(worker_->wait_exit(10000), 0);
+}
+
+// GC end to end: a container the database does not know is destroyed; a finished build's
+// container goes, then its volume; rows vanish and the worker no longer holds the handles.
+TEST_F(WebRegistryTest, GcEndToEnd) {
+  ASSERT_TRUE(wait_worker(in_state("running")));
+  create("stray");
+  create("c1");
+  int64_t build = started_build();
+  container_row("c1", build);
+  baggageclaim::CreateSpec vs;
+  vs.handle = "v1";
+  auto v = volumes_->create(vs);
+  ASSERT_TRUE(v.ok()) << v.error().what();
+  ASSERT_TRUE(pool_
+                  ->exec("INSERT INTO volumes (handle, worker_name, state, type, container_id)"
+                         " SELECT 'v1', 'w1', 'created', 'container', id FROM containers"
+                         " WHERE handle = 'c1'")
+                  .ok());
+
+  // The stray container goes; the build's container stays while the build runs.
+  for (int i = 0; i < 200; ++i) {
+    grpc::Status s;
+    get("stray", &s);
+    if (s.error_code() == grpc::StatusCode::NOT_FOUND) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  grpc::Status stray_status;
+  get("stray", &stray_status);
+  EXPECT_EQ(stray_status.error_code(), grpc::StatusCode::NOT_FOUND);
+  grpc::Status c1_status;
+  get("c1", &c1_status);
+  EXPECT_TRUE(c1_status.ok());
+
+  ASSERT_TRUE(atc::db::BuildStore(*pool_).finish(build, "failed", 0).ok());
+  ASSERT_TRUE(wait_rows_gone("containers", "c1")) << web_->log();
+  get("c1", &c1_status);
+  EXPECT_EQ(c1_status.error_code(), grpc::StatusCode::NOT_FOUND);
+  ASSERT_TRUE(wait_rows_gone("volumes", "v1")) << web_->log();
+  auto vol = volumes_->get("v1");
+  EXPECT_FALSE(vol.ok());
+}
+
+// PostgreSQL restarted under load: requests in the gap fail with 503 (never half-done), the
+// web node reconnects by itself, every acknowledged write is there and the worker keeps its
+// registration.
+TEST_F(WebRegistryTest, PostgresRestartUnderLoad) {
+  auto own = PostgresServer::start();
+  ASSERT_TRUE(own);
+  std::string db = own->fresh_database_name();
+  WebProcess web(*own, db, {"--gc-missing-grace-period", "0"});
+  ASSERT_EQ(web.start(), "");
+  std::string token = web.login("admin", "secret");
+  // Point the worker at this node.
+  stop_worker(SIGTERM);
+  extra_args_ = {"--registry", web.registry_address(), "--name",
+                 "w1",         "--heartbeat-interval", "0.2"};
+  start_worker();
+
+  std::atomic<bool> stop{false};
+  std::mutex mu;
+  std::set<std::string> acknowledged;
+  int failures = 0;
+  std::thread load([&] {
+    for (int i = 0; !stop; ++i) {
+      std::string team = "t" + std::to_string(i);
+      auto r = http(web.port(), "PUT", "/api/v1/teams/" + team, token,
+                    R"({"auth":{"owner":{"users":["local:admin"]}}})",
+                    {{"Content-Type", "application/json"}});
+      std::lock_guard lock(mu);
+      if (r.status == 201)
+        acknowledged.insert(team);
+      else
+        ++failures;
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  ASSERT_TRUE(own->pg().restart().ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  stop = true;
+  load.join();
+
+  auto pool = atc::db::Pool::create({own->pg().conninfo(db), 2});
+  ASSERT_TRUE(pool.ok());
+  auto rows = (*pool)->exec("SELECT name FROM teams");
+  ASSERT_TRUE(rows.ok());
+  std::set<std::string> stored;
+  for (int i = 0; i < rows->size(); ++i) stored.insert((*rows)[i].str("name"));
+  for (const auto& t : acknowledged) EXPECT_TRUE(stored.count(t)) << "lost " << t;
+  EXPECT_GT(acknowledged.size(), 5u);
+  // Served after the restart, and the worker is still (or again) running.
+  bool running = false;
+  for (int i = 0; i < 100 && !running; ++i) {
+    auto r = http(web.port(), "GET", "/api/v1/workers", token);
+    running = r.status == 200 && r.json().size() == 1 && r.json()[0]["state"] == "running";
+    if (!running) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(running) << web.log();
+  stop_worker(SIGTERM);
+}
+
+// Two web nodes on one database: both start (migrations take turns), and a worker
+// registered through one is served by the other.
+TEST_F(WebRegistryTest, TwoWebNodesShareOneDatabase) {
+  WebProcess second(shared_postgres(), db_);
+  ASSERT_EQ(second.start(), "");
+  ASSERT_TRUE(wait_worker(in_state("running")));
+  std::string token = second.login("admin", "secret");
+  auto r = http(second.port(), "GET", "/api/v1/workers", token);
+  ASSERT_EQ(r.status, 200);
+  ASSERT_EQ(r.json().size(), 1u);
+  EXPECT_EQ(r.json()[0]["name"], "w1");
+}
+
+}  // namespace
+}  // namespace tarmac::testing
