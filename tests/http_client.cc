@@ -32,7 +32,9 @@ HttpReply http(int port, const std::string& method, const std::string& target,
     for (auto& [k, v] : headers) req.set(k, v);
     req.body() = body;
     req.prepare_payload();
-    http_ns::write(stream, req);
+    boost::system::error_code write_error;
+    // A server may answer (413) before the whole body is sent: read the answer regardless.
+    http_ns::write(stream, req, write_error);
     beast::flat_buffer buffer;
     http_ns::response_parser<http_ns::string_body> parser;
     parser.body_limit(64 << 20);

@@ -90,11 +90,11 @@ class WebRegistryTest : public WorkerFixture {
 // it is running again.
 TEST_F(WebRegistryTest, RegisterHeartbeatStallAndRecover) {
   ASSERT_TRUE(wait_worker(in_state("running"))) << web_->log();
+  container_row("c1", started_build());  // known first, as the engine does, so GC keeps it
   create("c1");
   ASSERT_TRUE(wait_worker(
       [](const nlohmann::json& w) { return !w.is_null() && w["active_containers"] == 1; }));
   EXPECT_EQ(api_worker()["addr"], worker_->address());
-  container_row("c1", started_build());  // known, so GC leaves it alone
 
   ::kill(worker_->pid(), SIGSTOP);
   bool stalled = wait_worker(in_state("stalled"));
@@ -107,9 +107,9 @@ TEST_F(WebRegistryTest, RegisterHeartbeatStallAndRecover) {
 // a running task shows retiring, then the worker is gone.
 TEST_F(WebRegistryTest, LandAndRetireWithAContainerPresent) {
   ASSERT_TRUE(wait_worker(in_state("running")));
-  create("c1");
   int64_t build = started_build();
   container_row("c1", build);
+  create("c1");
   ASSERT_EQ(http(web_->port(), "PUT", "/api/v1/workers/w1/land", admin_).status, 200);
   ASSERT_TRUE(wait_worker(in_state("landing")));
   std::this_thread::sleep_for(std::chrono::milliseconds(1000));  // several GC passes
@@ -125,8 +125,8 @@ TEST_F(WebRegistryTest, LandAndRetireWithAContainerPresent) {
 
   // The worker retires itself (SIGUSR2) around a running task.
   int64_t second = started_build();
-  create("c2");
   container_row("c2", second);
+  create("c2");
   std::thread task([&] { process(run_message("c2", {"/bin/sleep", "2"}, "t")); });
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   ::kill(worker_->pid(), SIGUSR2);
@@ -140,19 +140,20 @@ TEST_F(WebRegistryTest, LandAndRetireWithAContainerPresent) {
 // container goes, then its volume; rows vanish and the worker no longer holds the handles.
 TEST_F(WebRegistryTest, GcEndToEnd) {
   ASSERT_TRUE(wait_worker(in_state("running")));
-  create("stray");
-  create("c1");
+  // Rows first, then the things themselves, as the engine records what it makes.
   int64_t build = started_build();
   container_row("c1", build);
-  baggageclaim::CreateSpec vs;
-  vs.handle = "v1";
-  auto v = volumes_->create(vs);
-  ASSERT_TRUE(v.ok()) << v.error().what();
   ASSERT_TRUE(pool_
                   ->exec("INSERT INTO volumes (handle, worker_name, state, type, container_id)"
                          " SELECT 'v1', 'w1', 'created', 'container', id FROM containers"
                          " WHERE handle = 'c1'")
                   .ok());
+  create("stray");
+  create("c1");
+  baggageclaim::CreateSpec vs;
+  vs.handle = "v1";
+  auto v = volumes_->create(vs);
+  ASSERT_TRUE(v.ok()) << v.error().what();
 
   // The stray container goes; the build's container stays while the build runs.
   for (int i = 0; i < 200; ++i) {

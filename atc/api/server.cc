@@ -143,6 +143,7 @@ class ServerImpl final : public Server {
                              : error_response(400, "malformed request: " + ec.message());
         auto out = to_response(r, 11, false);
         co_await http::async_write(stream, out, net::redirect_error(net::use_awaitable, ec));
+        if (!ec) co_await linger(stream);
         break;
       }
       auto raw = parser.release();
@@ -167,6 +168,23 @@ class ServerImpl final : public Server {
     }
     boost::system::error_code ignored;
     beast::get_lowest_layer(stream).socket().shutdown(tcp::socket::shutdown_send, ignored);
+  }
+
+  // A lingering close: what the client still sends (the rest of a refused body) is read and
+  // dropped for a while, so it gets to read the answer instead of a connection reset.
+  template <typename Stream>
+  net::awaitable<void> linger(Stream& stream) {
+    boost::system::error_code ec;
+    beast::get_lowest_layer(stream).socket().shutdown(tcp::socket::shutdown_send, ec);
+    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(5));
+    std::vector<char> buf(64 * 1024);
+    size_t total = 0;
+    while (total < (64u << 20)) {
+      size_t n = co_await stream.async_read_some(net::buffer(buf),
+                                                 net::redirect_error(net::use_awaitable, ec));
+      if (ec) break;
+      total += n;
+    }
   }
 
   // The header, then events as they come; the body ends when the connection closes.
