@@ -33,9 +33,9 @@ class GcStore {
   GcStore(Pool& pool, std::chrono::milliseconds missing_grace)
       : pool_(pool), missing_grace_(missing_grace) {}
 
-  // Reconciles one beat, in one transaction: rows of destroyed handles go; destroying rows
-  // the worker no longer holds go; rows missing longer than the grace go; the answer lists
-  // the destroying handles it still holds and the handles the database does not know.
+  // Reconciles one beat: rows of destroyed handles go; destroying rows the worker no longer
+  // holds go; rows missing longer than the grace go; the answer lists the destroying handles
+  // it still holds and the handles the database does not know.
   Result<DestroyLists> reconcile(const HandleReport& report);
 
   // Finds orphans in SQL and marks them destroying: containers whose build is gone or over
