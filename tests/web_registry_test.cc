@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "atc/db/builds.h"
+#include "common/tls/keys.h"
 #include "tests/web_fixture.h"
 #include "tests/worker_fixture.h"
 
@@ -16,11 +17,12 @@ class WebRegistryTest : public WorkerFixture {
  protected:
   void SetUp() override {
     if (!is_root()) GTEST_SKIP() << "needs root (the worker makes containers)";
+    prepare();
     db_ = shared_postgres().fresh_database_name();
-    web_ = std::make_unique<WebProcess>(shared_postgres(), db_,
-                                        std::vector<std::string>{"--gc-missing-grace-period", "0"});
+    web_extra_.insert(web_extra_.end(), {"--gc-missing-grace-period", "0"});
+    web_ = std::make_unique<WebProcess>(shared_postgres(), db_, web_extra_);
     ASSERT_EQ(web_->start(), "");
-    admin_ = web_->login("admin", "secret");
+    if (!https_) admin_ = web_->login("admin", "secret");
     auto pool = atc::db::Pool::create({shared_postgres().pg().conninfo(db_), 4});
     ASSERT_TRUE(pool.ok()) << pool.error().what();
     pool_ = std::move(*pool);
@@ -36,8 +38,11 @@ class WebRegistryTest : public WorkerFixture {
                     .ok());
     extra_args_ = {"--registry", web_->registry_address(), "--name",
                    "w1",         "--heartbeat-interval",   "0.2"};
+    extra_args_.insert(extra_args_.end(), worker_extra_.begin(), worker_extra_.end());
     WorkerFixture::SetUp();
   }
+  // Before anything starts: certificates and flags of a variant.
+  virtual void prepare() {}
 
   // The worker as the API lists it (null if absent).
   nlohmann::json api_worker() {
@@ -82,6 +87,8 @@ class WebRegistryTest : public WorkerFixture {
   }
 
   std::string db_, admin_;
+  std::vector<std::string> web_extra_, worker_extra_;
+  bool https_ = false;
   std::unique_ptr<WebProcess> web_;
   std::unique_ptr<atc::db::Pool> pool_;
 };
@@ -247,6 +254,100 @@ TEST_F(WebRegistryTest, TwoWebNodesShareOneDatabase) {
   ASSERT_EQ(r.status, 200);
   ASSERT_EQ(r.json().size(), 1u);
   EXPECT_EQ(r.json()[0]["name"], "w1");
+}
+
+// The registry over mutual TLS and the API over HTTPS, with worker keys authorized by
+// fingerprint: the authorized worker registers; a worker of the same CA whose key is not
+// authorized is refused.
+class WebTlsTest : public WebRegistryTest {
+ protected:
+  void prepare() override {
+    https_ = true;
+    certs_ = dir_.path() + "/certs";
+    ASSERT_TRUE(fs::make_dirs(certs_).ok());
+    auto ca = *tls::make_ca("test CA", 1);
+    write("ca", ca);
+    for (const char* name : {"w1", "w2", "web"})
+      write(name, *tls::make_leaf(ca, name, {"127.0.0.1", "localhost"}, 1));
+    ASSERT_TRUE(fs::write_file(path("authorized"),
+                               *tls::public_key_fingerprint(*fs::read_file(path("w1.crt"))) + "\n")
+                    .ok());
+    web_extra_ = {"--tsa-tls-cert",        path("web.crt"),    "--tsa-tls-key",
+                  path("web.key"),         "--tsa-tls-ca",     path("ca.crt"),
+                  "--tsa-authorized-keys", path("authorized"), "--tls-cert",
+                  path("web.crt"),         "--tls-key",        path("web.key")};
+    worker_extra_ = {"--tls-cert",   path("w1.crt"), "--tls-key",
+                     path("w1.key"), "--tls-ca",     path("ca.crt")};
+    tls_files_ = {path("web.crt"), path("web.key"), path("ca.crt")};
+    grpc::SslCredentialsOptions o;
+    o.pem_root_certs = *fs::read_file(path("ca.crt"));
+    o.pem_cert_chain = *fs::read_file(path("web.crt"));
+    o.pem_private_key = *fs::read_file(path("web.key"));
+    channel_creds_ = grpc::SslCredentials(o);
+  }
+  std::string path(const std::string& file) const { return certs_ + "/" + file; }
+  void write(const std::string& name, const tls::KeyPair& kp) {
+    ASSERT_TRUE(fs::write_file(path(name + ".key"), kp.key_pem).ok());
+    ASSERT_TRUE(fs::write_file(path(name + ".crt"), kp.cert_pem).ok());
+  }
+  // curl over HTTPS, verifying the web node's certificate against the CA.
+  std::string curl(const std::string& args) {
+    std::string out;
+    run_host("curl -sS --cacert " + path("ca.crt") + " " + args, &out);
+    return out;
+  }
+  std::string url(const std::string& route) const {
+    return "https://127.0.0.1:" + std::to_string(web_->port()) + route;
+  }
+  std::string certs_;
+};
+
+TEST_F(WebTlsTest, AuthorizedWorkerRegistersOverMutualTls) {
+  auto token = nlohmann::json::parse(
+      curl("-d 'grant_type=password&username=admin&password=secret' " + url("/sky/issuer/token")),
+      nullptr, false);
+  ASSERT_TRUE(token.is_object() && token.contains("access_token")) << token.dump();
+  std::string auth = "-H 'Authorization: Bearer " + token["access_token"].get<std::string>() + "' ";
+  bool running = false;
+  for (int i = 0; i < 100 && !running; ++i) {
+    running =
+        curl(auth + url("/api/v1/workers")).find("\"state\":\"running\"") != std::string::npos;
+    if (!running) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(running) << web_->log();
+  // Plain HTTP to an HTTPS node gets nothing useful.
+  EXPECT_NE(http(web_->port(), "GET", "/api/v1/info").status, 200);
+
+  TempDir other("tarmac-w2");
+  ::chmod(other.path().c_str(), 0711);
+  ServerProcess w2({bin_dir() + "/tarmac",
+                    "worker",
+                    "--work-dir",
+                    other.path() + "/work",
+                    "--bind-port",
+                    "0",
+                    "--cgroup-parent",
+                    cgroup_parent() + "-w2",
+                    "--registry",
+                    web_->registry_address(),
+                    "--name",
+                    "w2",
+                    "--heartbeat-interval",
+                    "0.2",
+                    "--tls-cert",
+                    path("w2.crt"),
+                    "--tls-key",
+                    path("w2.key"),
+                    "--tls-ca",
+                    path("ca.crt")},
+                   other.path() + "/worker.log");
+  ASSERT_EQ(w2.start(), "");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  EXPECT_EQ(curl(auth + url("/api/v1/workers")).find("\"w2\""), std::string::npos);
+  EXPECT_NE(web_->log().find("not authorized"), std::string::npos) << web_->log();
+  w2.stop(SIGTERM);
+  EXPECT_TRUE(baggageclaim::unmount_under(other.path()).ok());
+  remove_cgroup_parent(cgroup_parent() + "-w2");
 }
 
 }  // namespace
