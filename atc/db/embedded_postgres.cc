@@ -107,6 +107,17 @@ std::string EmbeddedPostgres::conninfo(const std::string& dbname) const {
          " dbname=" + dbname + " connect_timeout=5";
 }
 
+void EmbeddedPostgres::exec_child(std::vector<std::string>& args) const {
+  if (drop_privileges_ &&
+      (::setgroups(0, nullptr) != 0 || ::setgid(gid_) != 0 || ::setuid(uid_) != 0))
+    _exit(126);
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  ::execv(argv[0], argv.data());
+  _exit(127);
+}
+
 Status EmbeddedPostgres::init_cluster() {
   if (fs::exists(options_.data_dir + "/PG_VERSION")) return ok_status();
   std::vector<std::string> args = {bin_dir_ + "/initdb",
@@ -126,14 +137,7 @@ Status EmbeddedPostgres::init_cluster() {
   if (pid == 0) {
     ::dup2(out[1], 1);
     ::dup2(out[1], 2);
-    if (drop_privileges_ &&
-        (::setgroups(0, nullptr) != 0 || ::setgid(gid_) != 0 || ::setuid(uid_) != 0))
-      _exit(126);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
-    _exit(127);
+    exec_child(args);
   }
   ::close(out[1]);
   std::string output;
@@ -176,14 +180,7 @@ Status EmbeddedPostgres::launch() {
       ::prctl(PR_SET_PDEATHSIG, SIGQUIT);
       if (::getppid() != parent) _exit(1);
     }
-    if (drop_privileges_ &&
-        (::setgroups(0, nullptr) != 0 || ::setgid(gid_) != 0 || ::setuid(uid_) != 0))
-      _exit(126);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
-    _exit(127);
+    exec_child(args);
   }
   pid_ = pid;
   std::string info = conninfo();

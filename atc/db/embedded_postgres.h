@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/result.h"
 
@@ -47,6 +48,8 @@ class EmbeddedPostgres {
 
  private:
   explicit EmbeddedPostgres(EmbeddedPostgresOptions o) : options_(std::move(o)) {}
+  // In a forked child: become the server's user (as root) and exec `args`; never returns.
+  [[noreturn]] void exec_child(std::vector<std::string>& args) const;
   Status init_cluster();
   Status launch();
 
