@@ -121,6 +121,15 @@ TEST_F(WebRegistryTest, LandAndRetireWithAContainerPresent) {
   ASSERT_TRUE(wait_worker(in_state("landing")));
   std::this_thread::sleep_for(std::chrono::milliseconds(1000));  // several GC passes
   EXPECT_EQ(api_worker()["state"], "landing");
+  // The worker heard it in the answer to its beat: no new containers.
+  v1::CreateContainerRequest req;
+  req.mutable_spec()->set_handle("late");
+  req.mutable_spec()->set_image_volume("busybox");
+  grpc::ClientContext ctx;
+  v1::Container late;
+  auto refused = containers_->Create(&ctx, req, &late);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::UNAVAILABLE) << refused.error_message();
+  EXPECT_NE(refused.error_message().find("landing"), std::string::npos);
   ASSERT_TRUE(atc::db::BuildStore(*pool_).finish(build, "succeeded", 300).ok());
   ASSERT_TRUE(wait_worker(in_state("landed"))) << web_->log();
   // Beats do not undo a landing; a restarted worker registers as running again.

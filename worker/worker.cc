@@ -7,13 +7,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <thread>
 
 #include "baggageclaim/service.h"
-#include "common/grpc/server.h"
 #include "baggageclaim/store.h"
 #include "common/fs.h"
+#include "common/grpc/server.h"
 #include "worker/beacon/beacon.h"
 #include "worker/beacon/resource_types.h"
 #include "worker/containers/manager.h"
@@ -47,6 +48,8 @@ class WorkerImpl final : public Worker {
   std::unique_ptr<containers::ContainerManager> containers_;
   std::unique_ptr<WorkerHoldings> holdings_;
   std::unique_ptr<beacon::Beacon> beacon_;
+  // Draining by its own decision (signal, land-worker): the registry's answers do not undo it.
+  std::atomic<bool> draining_{false};
   std::unique_ptr<baggageclaim::VolumeService> volume_service_;
   std::unique_ptr<containers::ContainerService> container_service_;
   RunningServer server_;
@@ -55,6 +58,7 @@ class WorkerImpl final : public Worker {
 Status WorkerImpl::drain(DrainMode mode, std::chrono::milliseconds timeout,
                          const std::function<bool()>& interrupted) {
   const char* what = mode == DrainMode::kLand ? "landing" : "retiring";
+  draining_ = true;
   containers_->refuse_new_containers(std::string("worker ") + name_ + " is " + what);
   if (beacon_)
     beacon_->set_state(mode == DrainMode::kLand ? registry::v1::LANDING : registry::v1::RETIRING);
@@ -195,8 +199,8 @@ Result<std::unique_ptr<Worker>> Worker::start(WorkerOptions o) {
   std::string address =
       (o.bind_ip.find(':') != std::string::npos ? "[" + o.bind_ip + "]" : o.bind_ip) + ":" +
       std::to_string(o.bind_port);
-  auto server = start_server(
-      address, {w->volume_service_.get(), w->container_service_.get()}, o.tls);
+  auto server =
+      start_server(address, {w->volume_service_.get(), w->container_service_.get()}, o.tls);
   if (!server) return std::move(server).error().wrap("worker");
   w->server_ = std::move(*server);
   w->holdings_ = std::make_unique<WorkerHoldings>(*w->containers_, *w->store_);
@@ -230,6 +234,18 @@ Result<std::unique_ptr<Worker>> Worker::start(WorkerOptions o) {
       if (!types) return std::move(types).error().wrap("worker");
       for (auto& t : *types) *info.add_resource_types() = std::move(t);
     }
+    // An operator's land (through the web node) stops new containers here too; the web node
+    // says `landed` once no unfinished build has containers here.
+    bo.on_answer = [impl = w.get()](registry::v1::WorkerState state) {
+      if (impl->draining_) return;
+      bool landing = state == registry::v1::LANDING || state == registry::v1::LANDED ||
+                     state == registry::v1::RETIRING;
+      impl->containers_->refuse_new_containers(
+          landing ? "worker " + impl->name_ + " is " +
+                        (state == registry::v1::RETIRING ? "retiring" : "landing") +
+                        " (set through the web node)"
+                  : "");
+    };
     auto b = beacon::Beacon::start(std::move(bo), *w->holdings_);
     if (!b) return std::move(b).error().wrap("worker");
     w->beacon_ = std::move(*b);

@@ -117,6 +117,13 @@ Status Beacon::beat_once() {
   }
   reaper_.enqueue({resp.destroy_containers().begin(), resp.destroy_containers().end()},
                   {resp.destroy_volumes().begin(), resp.destroy_volumes().end()});
+  if (options_.on_answer) options_.on_answer(resp.state());
+  if (resp.state() == v1::LANDED) {
+    spdlog::info("beacon: the registry has {} landed; no more beats until it starts again",
+                 options_.worker.name());
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
   return {};
 }
 

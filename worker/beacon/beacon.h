@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -16,18 +17,22 @@ namespace tarmac::beacon {
 
 struct BeaconOptions {
   std::string registry;             // host:port of the web node's registry
-  tarmac::TlsFiles tls;       // the worker's certificate and key, and the CA
+  tarmac::TlsFiles tls;             // the worker's certificate and key, and the CA
   registry::v1::WorkerInfo worker;  // name, address, platform, tags, team, version, ...
   std::chrono::milliseconds interval{10000};
   std::chrono::milliseconds min_backoff{500};
   std::chrono::milliseconds max_backoff{30000};
   int gc_parallelism = 4;
+  // Told the state each answer gives (from the beacon's thread): an operator's landing
+  // (`fly land-worker`) arrives this way.
+  std::function<void(registry::v1::WorkerState)> on_answer;
 };
 
 // Registers the worker with the registry and heartbeats every interval from a thread of its
 // own: each beat carries the handles held and what the reaper destroyed; each answer's
 // destroy lists go to the reaper. A registry that forgot the worker gets a new registration;
-// one that fails is retried with exponential backoff, never in a tight loop.
+// one that fails is retried with exponential backoff, never in a tight loop. An answer that
+// says `landed` ends the registration: the beats stop until the worker starts again.
 class Beacon {
  public:
   static Result<std::unique_ptr<Beacon>> start(BeaconOptions options, Holdings& holdings);
