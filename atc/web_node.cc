@@ -44,6 +44,7 @@ Result<std::unique_ptr<WebNode>> WebNode::start(WebOptions options) {
   http.port = o.http_port;
   http.cert_file = o.http_cert;
   http.key_file = o.http_key;
+  http.io_timeout_seconds = o.client_timeout_seconds;
   std::string url = o.external_url;
   auto api = ApiServer::start(
       http, api::ApiContext{*node->pool_, *node->accounts_, *node->workers_, url, o.cluster_name});

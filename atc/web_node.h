@@ -36,6 +36,8 @@ struct WebOptions {
   int http_port = 8080;
   std::string http_cert, http_key;
   std::string external_url;  // default http(s)://<bind>:<port>
+  // A client that sends no complete request (or reads no answer) this long is disconnected.
+  int client_timeout_seconds = 30;
   std::string cluster_name;
 
   // Periodic jobs: worker states and the GC pass, each on one node per interval.

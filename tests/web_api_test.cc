@@ -8,7 +8,13 @@
 namespace tarmac::testing {
 namespace {
 
-using WebApiTest = WebFixture;
+class WebApiTest : public WebFixture {
+ protected:
+  void SetUp() override {
+    web_args_ = {"--client-timeout", "2"};
+    WebFixture::SetUp();
+  }
+};
 
 // info is public; everything else wants a valid token; fly's password login gives one.
 TEST_F(WebApiTest, AuthOnEveryRouteGroup) {
@@ -112,6 +118,37 @@ TEST_F(WebApiTest, TeamIsolation) {
             403);
 }
 
+// Roles: a viewer reads a team's builds but may not abort them or change the team; a member
+// may abort.
+TEST_F(WebApiTest, RolesWithinATeam) {
+  std::string alice = team_with_owner("a", "alice");
+  for (const char* u : {"victor", "mary"})
+    ASSERT_TRUE(pool_
+                    ->query("INSERT INTO users (username, password_hash) SELECT $1,"
+                            " password_hash FROM users WHERE username = 'admin'",
+                            std::string(u))
+                    .ok());
+  auto set = put("/api/v1/teams/a", alice,
+                 R"({"auth":{"owner":{"users":["local:alice"]},"member":{"users":["local:mary"]},)"
+                 R"("viewer":{"users":["local:victor"]}}})");
+  ASSERT_EQ(set.status, 200) << set.body;
+  std::string victor = web_->login("victor", "secret");
+  std::string mary = web_->login("mary", "secret");
+  auto b = atc::db::BuildStore(*pool_).create_one_off("a", "{}", "alice");
+  ASSERT_TRUE(b.ok());
+  std::string build = "/api/v1/builds/" + std::to_string(b->id);
+  EXPECT_EQ(get(build, victor).status, 200);
+  EXPECT_EQ(get("/api/v1/teams/a/builds", victor).json().size(), 1u);
+  EXPECT_EQ(put(build + "/abort", victor).status, 403);
+  EXPECT_EQ(
+      put("/api/v1/teams/a", victor, R"({"auth":{"owner":{"users":["local:victor"]}}})").status,
+      403);
+  EXPECT_EQ(put(build + "/abort", mary).status, 204);
+  auto user = get("/api/v1/user", victor).json();
+  EXPECT_EQ(user["is_admin"], false);
+  EXPECT_EQ(user["teams"]["a"][0], "viewer");
+}
+
 // Malformed JSON, wrong types, huge bodies, unknown routes and malformed HTTP get a status
 // and a message, and the node keeps serving.
 TEST_F(WebApiTest, BadInput) {
@@ -141,11 +178,17 @@ TEST_F(WebApiTest, BadInput) {
 
   std::string garbage = raw_exchange(web_->port(), "HELLO\r\n\r\n", 5000);
   EXPECT_NE(garbage.find("400"), std::string::npos) << garbage;
-  // A client that connects and sends nothing holds no one else up.
+  // A client that sends half a request and stalls holds no one else up, and is disconnected
+  // after --client-timeout (2 s here).
   int idle_port = web_->port();
-  std::thread idle([idle_port] { raw_exchange(idle_port, "GET /api/v1/info HTTP/1.1\r\n", 1500); });
+  std::string stalled;
+  auto t0 = std::chrono::steady_clock::now();
+  std::thread idle(
+      [&] { stalled = raw_exchange(idle_port, "GET /api/v1/info HTTP/1.1\r\n", 10000); });
   EXPECT_EQ(get("/api/v1/info", "").status, 200);
   idle.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(8));
+  EXPECT_EQ(stalled, "");
 
   auto ok = put("/api/v1/teams/x", admin_, R"({"auth":{"owner":{"users":["local:admin"]}}})");
   EXPECT_EQ(ok.status, 201) << ok.body;

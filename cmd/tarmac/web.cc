@@ -56,6 +56,10 @@ CLI::App* add_web(CLI::App& app, WebCommand& o) {
       ->capture_default_str();
   web->add_option("--tls-cert", o.web.http_cert, "PEM certificate: serve HTTPS");
   web->add_option("--tls-key", o.web.http_key, "PEM key of --tls-cert");
+  web->add_option("--client-timeout", o.web.client_timeout_seconds,
+                  "Seconds a client may take to send a request or read an answer")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
   web->add_option("--external-url", o.web.external_url, "URL users reach this node at");
   web->add_option("--cluster-name", o.web.cluster_name, "Name shown to users");
   web->add_option("--tsa-bind-ip", o.tsa_bind_ip, "IP address of the worker registry (gRPC)")
