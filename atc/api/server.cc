@@ -97,17 +97,20 @@ class ServerImpl final : public Server {
   net::awaitable<void> accept_loop() {
     for (;;) {
       boost::system::error_code ec;
-      tcp::socket socket =
-          co_await acceptor_.async_accept(net::redirect_error(net::use_awaitable, ec));
+      // Each connection on a strand of its own: its coroutine and its request timer never
+      // run at once.
+      tcp::socket socket = co_await acceptor_.async_accept(
+          net::make_strand(ioc_), net::redirect_error(net::use_awaitable, ec));
       if (ec) {
         if (ec == net::error::operation_aborted) co_return;
         continue;  // EMFILE and the like: keep accepting
       }
+      auto executor = socket.get_executor();
       beast::tcp_stream stream(std::move(socket));
       if (tls_) {
-        net::co_spawn(acceptor_.get_executor(), tls_session(std::move(stream)), net::detached);
+        net::co_spawn(executor, tls_session(std::move(stream)), net::detached);
       } else {
-        net::co_spawn(acceptor_.get_executor(), session(std::move(stream)), net::detached);
+        net::co_spawn(executor, session(std::move(stream)), net::detached);
       }
     }
   }
@@ -129,18 +132,42 @@ class ServerImpl final : public Server {
       http::request_parser<http::string_body> parser;
       parser.body_limit(o_.max_body_bytes);
       parser.header_limit(64 * 1024);
-      beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(o_.io_timeout_seconds));
+      // The whole request must arrive within the timeout. The timer cancels the read rather
+      // than closing the socket, so a client that started a request hears 408.
+      beast::get_lowest_layer(stream).expires_never();
+      struct ReadState {
+        bool timed_out = false, done = false;
+      };
+      auto state = std::make_shared<ReadState>();
+      net::steady_timer deadline(co_await net::this_coro::executor);
+      deadline.expires_after(std::chrono::seconds(o_.io_timeout_seconds));
+      // Runs on this connection's strand; once the read is done (the handler may already be
+      // queued) it touches nothing.
+      deadline.async_wait([state, &stream](boost::system::error_code e) {
+        if (e || state->done) return;
+        state->timed_out = true;
+        boost::system::error_code ignored;
+        beast::get_lowest_layer(stream).socket().cancel(ignored);
+      });
       boost::system::error_code ec;
       co_await http::async_read(stream, buffer, parser,
                                 net::redirect_error(net::use_awaitable, ec));
-      if (ec == http::error::end_of_stream || ec == net::error::eof ||
-          ec == beast::error::timeout || ec == net::error::connection_reset)
+      state->done = true;
+      deadline.cancel();
+      bool timed_out = state->timed_out;
+      if (timed_out && !parser.got_some()) break;  // an idle keep-alive connection
+      if (!timed_out && (ec == http::error::end_of_stream || ec == net::error::eof ||
+                         ec == net::error::connection_reset))
         break;
       if (ec) {
         bool too_big = ec == http::error::body_limit;
-        Response r = too_big ? error_response(413, "request body over " +
-                                                       std::to_string(o_.max_body_bytes) + " bytes")
-                             : error_response(400, "malformed request: " + ec.message());
+        Response r =
+            timed_out ? error_response(408, "request not received within " +
+                                                 std::to_string(o_.io_timeout_seconds) + " s")
+            : too_big  ? error_response(413, "request body over " +
+                                                 std::to_string(o_.max_body_bytes) + " bytes")
+                       : error_response(400, "malformed request: " + ec.message());
+        beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(o_.io_timeout_seconds));
         auto out = to_response(r, 11, false);
         co_await http::async_write(stream, out, net::redirect_error(net::use_awaitable, ec));
         if (!ec) co_await linger(stream);
