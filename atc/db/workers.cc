@@ -178,6 +178,25 @@ Result<std::vector<WorkerRecord>> WorkerStore::list() {
   return out;
 }
 
+Result<std::vector<WorkerRecord>> WorkerStore::available(const std::string& team,
+                                                         const std::string& platform,
+                                                         const std::vector<std::string>& tags) {
+  auto r =
+      pool_.query(std::string(kSelect) +
+                      " WHERE w.state = 'running' AND w.platform = $1"
+                      " AND (w.team_id IS NULL OR t.name = $2)"
+                      " AND (CASE WHEN cardinality($3::text[]) = 0 THEN cardinality(w.tags) = 0"
+                      " ELSE w.tags @> $3::text[] END) ORDER BY w.name",
+                  platform, team, tags);
+  if (!r) return std::move(r).error().wrap("find workers for team " + team);
+  std::vector<WorkerRecord> own, global;
+  for (int i = 0; i < r->size(); ++i) {
+    WorkerRecord w = record((*r)[i]);
+    (w.team.empty() ? global : own).push_back(std::move(w));
+  }
+  return own.empty() ? global : own;
+}
+
 namespace {
 
 // Sets `to` where the state is one of `from`; otherwise says why not.

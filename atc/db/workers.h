@@ -38,6 +38,13 @@ class WorkerStore {
   // Every worker, by name.
   Result<std::vector<WorkerRecord>> list();
 
+  // The workers a step of `team` may be placed on, as Concourse chooses: running only
+  // (stalled, landing, landed and retiring workers get no new work); the platform matches;
+  // a step with tags needs every one of them and an untagged step takes only untagged
+  // workers; the team's own workers if any fit, else the workers of every team.
+  Result<std::vector<WorkerRecord>> available(const std::string& team, const std::string& platform,
+                                              const std::vector<std::string>& tags);
+
   // Operator actions (API): landing / retiring for a worker that is running; prune deletes
   // a worker that is not running (EBUSY if it is, as Concourse refuses).
   Status land(const std::string& name);

@@ -130,5 +130,48 @@ TEST(WorkerStoreTest, LandRetirePrune) {
   EXPECT_EQ(store.prune("w1").error().errnum(), ENOENT);
 }
 
+// Placement candidates: running only; platform; tags all-of, untagged steps on untagged
+// workers; a team's own workers before the workers of every team.
+TEST(WorkerStoreTest, AvailableForPlacement) {
+  auto pool = testing::fresh_pool();
+  ASSERT_TRUE(pool);
+  ASSERT_TRUE(pool->exec("INSERT INTO teams (name) VALUES ('a')").ok());
+  WorkerStore store(*pool);
+  auto add = [&](const std::string& name, std::vector<std::string> tags, const std::string& team,
+                 const std::string& platform = "linux") {
+    auto w = worker(name);
+    w.clear_tags();
+    for (auto& t : tags) w.add_tags(t);
+    w.set_team(team);
+    w.set_platform(platform);
+    ASSERT_TRUE(store.save(w).ok());
+  };
+  add("plain", {}, "");
+  add("stalled", {}, "");
+  add("landing", {}, "");
+  add("gpu", {"gpu"}, "");
+  add("gpu-big", {"gpu", "big"}, "");
+  add("win", {}, "", "windows");
+  ASSERT_TRUE(pool->exec("UPDATE workers SET state = 'stalled' WHERE name = 'stalled'").ok());
+  ASSERT_TRUE(store.land("landing").ok());
+  auto names = [&](const std::string& team, const std::string& platform,
+                   std::vector<std::string> tags) {
+    std::vector<std::string> out;
+    auto r = store.available(team, platform, tags);
+    EXPECT_TRUE(r.ok()) << r.error().what();
+    if (r)
+      for (auto& w : *r) out.push_back(w.info.name());
+    return out;
+  };
+  EXPECT_EQ(names("main", "linux", {}), std::vector<std::string>{"plain"});
+  EXPECT_EQ(names("main", "linux", {"gpu"}), (std::vector<std::string>{"gpu", "gpu-big"}));
+  EXPECT_EQ(names("main", "linux", {"gpu", "big"}), std::vector<std::string>{"gpu-big"});
+  EXPECT_EQ(names("main", "windows", {}), std::vector<std::string>{"win"});
+  EXPECT_TRUE(names("main", "darwin", {}).empty());
+  add("a-own", {}, "a");
+  EXPECT_EQ(names("a", "linux", {}), std::vector<std::string>{"a-own"});
+  EXPECT_EQ(names("main", "linux", {}), std::vector<std::string>{"plain"});
+}
+
 }  // namespace
 }  // namespace tarmac::atc::db
