@@ -108,7 +108,11 @@ Result<std::unique_ptr<Connection>> Connection::connect(const std::string& conni
   // Errors and notices reach callers as values; libpq's default would print notices.
   PQsetNoticeProcessor(
       c, [](void*, const char*) {}, nullptr);
-  return std::unique_ptr<Connection>(new Connection(c));
+  std::unique_ptr<Connection> conn(new Connection(c));
+  // JIT compiling takes longer than the short statements here ever run (300 ms of JIT for a
+  // 60 ms GC scan of 500,000 rows).
+  if (auto r = conn->exec("SET jit = off"); !r) return std::move(r).error().wrap("connect");
+  return conn;
 }
 
 Connection::~Connection() { PQfinish(c_); }
@@ -151,13 +155,6 @@ bool Connection::broken() {
     while (PGnotify* n = PQnotifies(c_)) PQfreemem(n);
   }
   return PQstatus(c_) == CONNECTION_BAD;
-}
-
-Status Connection::reset() {
-  PQreset(c_);
-  if (PQstatus(c_) != CONNECTION_OK)
-    return Error("reconnect to the database: " + trimmed(PQerrorMessage(c_)), EAGAIN);
-  return ok_status();
 }
 
 }  // namespace tarmac::atc::db

@@ -68,7 +68,7 @@ std::vector<std::string> parse_text_array(std::string_view literal);
 
 // One connection to PostgreSQL. Errors carry the SQLSTATE in their message and an errno that
 // says what the caller can do (see sqlstate.h); a lost connection is EAGAIN and leaves this
-// connection broken() until reset().
+// connection broken() for good (the pool makes a new one).
 class Connection {
  public:
   // `conninfo`: libpq's "key=value" or URI form.
@@ -86,9 +86,8 @@ class Connection {
   // Several statements separated by semicolons, without parameters (migrations).
   Status exec_script(const std::string& sql);
 
-  // False once the server went away; reset() reconnects.
+  // True once the server went away.
   bool broken();
-  Status reset();
 
  private:
   explicit Connection(PGconn* c) : c_(c) {}
