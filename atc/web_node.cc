@@ -6,6 +6,7 @@
 #include "atc/auth/accounts.h"
 #include "atc/db/components.h"
 #include "atc/db/migrate.h"
+#include "atc/engine/engine.h"
 
 namespace tarmac::atc {
 
@@ -50,6 +51,11 @@ Result<std::unique_ptr<WebNode>> WebNode::start(WebOptions options) {
       http, api::ApiContext{*node->pool_, *node->accounts_, *node->workers_, url, o.cluster_name});
   if (!api) return std::move(api).error().wrap("web");
   node->api_ = std::move(*api);
+  engine::EngineOptions eo;
+  eo.worker_tls = o.registry_tls;
+  eo.intercept_grace_s = o.one_off_grace.count();
+  node->engine_ = std::make_unique<engine::Engine>(*node->pool_, *node->workers_, eo);
+  node->engine_->start();
   node->periodic_ = std::thread([n = node.get()] { n->periodic(); });
   return node;
 }
@@ -69,6 +75,7 @@ void WebNode::shutdown() {
   cv_.notify_all();
   if (periodic_.joinable()) periodic_.join();
   if (api_) api_->stop();
+  if (engine_) engine_->stop();
   if (registry_.server)
     registry_.server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
 }

@@ -18,6 +18,9 @@
 namespace tarmac::atc {
 
 class ApiServer;
+namespace engine {
+class Engine;
+}
 namespace auth {
 class Accounts;
 }
@@ -44,6 +47,8 @@ struct WebOptions {
   std::chrono::milliseconds gc_interval{30000};
   // A container or volume missing from its worker's beats this long loses its row.
   std::chrono::milliseconds missing_grace{std::chrono::minutes(5)};
+  // A finished one-off build's containers stay this long for `fly intercept`.
+  std::chrono::seconds one_off_grace{std::chrono::minutes(5)};
 
   // Local users ("name" → "password") and the users that own the main team.
   std::vector<std::pair<std::string, std::string>> local_users;
@@ -76,6 +81,7 @@ class WebNode {
   std::unique_ptr<RegistryService> registry_service_;
   RunningServer registry_;
   std::unique_ptr<ApiServer> api_;
+  std::unique_ptr<engine::Engine> engine_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;

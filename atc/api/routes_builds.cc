@@ -115,6 +115,21 @@ void add_build_routes(Router& r, ApiContext& ctx) {
           return list(req, id, {team}, false);
         }));
 
+  // A one-off build of the team with this plan (what `fly execute` sends), pending until the
+  // engine takes it.
+  r.add("POST", "/api/v1/teams/:team_name/builds",
+        authed(ctx, [&ctx](Request& req, const auth::Identity& id) {
+          const std::string& team = req.params["team_name"];
+          if (!id.may(team, auth::Role::kMember)) return error_response(403, "forbidden");
+          Response bad;
+          auto plan = parse_body(req, bad);
+          if (!plan) return bad;
+          if (!plan->is_object()) return error_response(400, "body: expected a plan object");
+          auto b = db::BuildStore(ctx.pool).create_one_off(team, plan->dump(), id.username);
+          if (!b) return error_status(b.error());
+          return json_response(201, build_json(*b));
+        }));
+
   r.add("GET", "/api/v1/builds/:build_id",
         authed(ctx, [&ctx](Request& req, const auth::Identity& id) {
           Response answer;

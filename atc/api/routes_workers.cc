@@ -6,20 +6,13 @@ namespace {
 
 nlohmann::json worker_json(const db::WorkerRecord& w) {
   const auto& i = w.info;
-  nlohmann::json types = nlohmann::json::array();
-  for (const auto& t : i.resource_types())
-    types.push_back({{"type", t.type()},
-                     {"image", t.image()},
-                     {"version", t.version()},
-                     {"privileged", t.privileged()},
-                     {"unique_version_history", t.unique_version_history()}});
   return {{"name", i.name()},
           {"addr", i.address()},
           {"baggageclaim_url", i.address()},
           {"active_containers", i.active_containers()},
           {"active_volumes", i.active_volumes()},
           {"active_tasks", i.active_tasks()},
-          {"resource_types", types},
+          {"resource_types", db::resource_types_json(i)},
           {"platform", i.platform()},
           {"tags", std::vector<std::string>(i.tags().begin(), i.tags().end())},
           {"team", w.team},

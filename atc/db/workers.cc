@@ -22,17 +22,6 @@ constexpr const char* kBusy =
     "EXISTS (SELECT 1 FROM containers c JOIN builds b ON b.id = c.build_id"
     " WHERE c.worker_name = w.name AND b.status IN ('pending', 'started'))";
 
-std::string resource_types_json(const v1::WorkerInfo& info) {
-  nlohmann::json out = nlohmann::json::array();
-  for (const auto& rt : info.resource_types())
-    out.push_back({{"type", rt.type()},
-                   {"image", rt.image()},
-                   {"version", rt.version()},
-                   {"privileged", rt.privileged()},
-                   {"unique_version_history", rt.unique_version_history()}});
-  return out.dump();
-}
-
 WorkerRecord record(const Rows::Row& r) {
   WorkerRecord w;
   v1::WorkerInfo& i = w.info;
@@ -85,6 +74,17 @@ Error not_found(const std::string& name) {
 
 }  // namespace
 
+nlohmann::json resource_types_json(const v1::WorkerInfo& info) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& rt : info.resource_types())
+    out.push_back({{"type", rt.type()},
+                   {"image", rt.image()},
+                   {"version", rt.version()},
+                   {"privileged", rt.privileged()},
+                   {"unique_version_history", rt.unique_version_history()}});
+  return out;
+}
+
 std::string state_name(v1::WorkerState s) {
   switch (s) {
     case v1::STALLED:
@@ -132,9 +132,9 @@ Result<WorkerRecord> WorkerStore::save(const v1::WorkerInfo& info) {
       "  ttl_ms = EXCLUDED.ttl_ms, expires_at = EXCLUDED.expires_at, registered_at = now()",
       info.name(), info.address(), info.platform().empty() ? std::string("linux") : info.platform(),
       std::vector<std::string>(info.tags().begin(), info.tags().end()), team,
-      resource_types_json(info), info.version(), info.active_containers(), info.active_volumes(),
-      info.active_tasks(), info.start_time(), info.ephemeral(), state, info.heartbeat_interval_ms(),
-      ttl_ms(info));
+      resource_types_json(info).dump(), info.version(), info.active_containers(),
+      info.active_volumes(), info.active_tasks(), info.start_time(), info.ephemeral(), state,
+      info.heartbeat_interval_ms(), ttl_ms(info));
   if (!r) return std::move(r).error().wrap("save worker " + info.name());
   if (r->affected() == 0)
     return Error("save worker " + info.name() + ": team \"" + info.team() + "\" not found", ENOENT);

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -19,6 +20,9 @@ struct WorkerRecord {
 };
 
 std::string state_name(registry::v1::WorkerState s);
+// A worker's resource types as Concourse's JSON ([{type, image, version, privileged,
+// unique_version_history}]).
+nlohmann::json resource_types_json(const registry::v1::WorkerInfo& info);
 registry::v1::WorkerState parse_state(const std::string& s);
 
 // The workers table, by query group: registration and beats from the registry, operator

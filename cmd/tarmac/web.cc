@@ -84,6 +84,10 @@ CLI::App* add_web(CLI::App& app, WebCommand& o) {
          "Seconds a container or volume may be missing from its worker before its row goes")
       ->check(CLI::Range(0.0, 86400.0))
       ->capture_default_str();
+  web->add_option("--gc-one-off-grace-period", o.one_off_grace_s,
+                  "Seconds a finished one-off build's containers stay for intercept")
+      ->check(CLI::Range(0.0, 604800.0))
+      ->capture_default_str();
   web->add_option("--auth-duration", o.auth_duration_h, "Hours a login token lasts")
       ->check(CLI::Range(0.01, 8760.0))
       ->capture_default_str();
@@ -104,6 +108,7 @@ int run_web(WebCommand& o) {
   o.web.registry_bind = o.tsa_bind_ip + ":" + std::to_string(o.tsa_bind_port);
   o.web.gc_interval = std::chrono::milliseconds(static_cast<int64_t>(o.gc_interval_s * 1000));
   o.web.missing_grace = std::chrono::milliseconds(static_cast<int64_t>(o.missing_grace_s * 1000));
+  o.web.one_off_grace = std::chrono::seconds(static_cast<int64_t>(o.one_off_grace_s));
   o.web.token_ttl = std::chrono::seconds(static_cast<int64_t>(o.auth_duration_h * 3600));
   bool https = !o.web.http_cert.empty();
   sigset_t signals;

@@ -1,0 +1,88 @@
+#include "atc/engine/engine.h"
+
+#include <spdlog/spdlog.h>
+
+#include <nlohmann/json.hpp>
+
+#include "atc/engine/events.h"
+#include "atc/engine/task_step.h"
+
+namespace tarmac::atc::engine {
+
+Engine::Engine(db::Pool& pool, db::WorkerStore& workers, EngineOptions options)
+    : pool_(pool), workers_(workers), builds_(pool), options_(std::move(options)) {}
+
+Engine::~Engine() { stop(); }
+
+void Engine::start() {
+  loop_ = std::thread([this] { loop(); });
+}
+
+void Engine::stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  halt_ = true;
+  cv_.notify_all();
+  if (loop_.joinable()) loop_.join();
+  for (auto& r : running_) r.thread.join();
+  running_.clear();
+}
+
+void Engine::loop() {
+  for (;;) {
+    {
+      std::unique_lock lock(mu_);
+      if (cv_.wait_for(lock, options_.poll, [this] { return stopping_; })) return;
+    }
+    // Claimed in one statement: a build another node took is skipped, not waited for.
+    auto claimed = pool_.exec(
+        "UPDATE builds SET status = 'started', start_time = now() WHERE id = ("
+        " SELECT id FROM builds WHERE status = 'pending' AND NOT aborted ORDER BY id"
+        " FOR UPDATE SKIP LOCKED LIMIT 1) RETURNING id");
+    if (!claimed) {
+      spdlog::warn("engine: {}", claimed.error().what());
+      continue;
+    }
+    if (claimed->empty()) continue;
+    int64_t id = (*claimed)[0].i64("id");
+    auto done = std::make_shared<std::atomic<bool>>(false);
+    std::lock_guard lock(mu_);
+    // Builds that ended give their threads back.
+    running_.remove_if([](Running& r) {
+      if (!*r.done) return false;
+      r.thread.join();
+      return true;
+    });
+    running_.push_back({std::thread([this, id, done] {
+                          run_build(id);
+                          *done = true;
+                        }),
+                        done});
+  }
+}
+
+void Engine::run_build(int64_t id) {
+  auto found = builds_.find(id);
+  if (!found || !*found) return;
+  const db::BuildRecord& build = **found;
+  EventWriter events(builds_, id);
+  std::string status;
+  auto plan = nlohmann::json::parse(build.plan.empty() ? "null" : build.plan, nullptr, false);
+  StepContext ctx{pool_, workers_, events, build, options_, halt_};
+  if (plan.is_object() && plan.contains("task")) {
+    status = run_task_step(ctx, plan);
+  } else {
+    (void)events.error(plan.is_object() ? plan.value("id", "") : "",
+                       "this plan has no task step this web node can run");
+    status = "errored";
+  }
+  spdlog::info("engine: build {} {}", id, status);
+  (void)events.status(status);
+  if (auto s = builds_.finish(id, status, options_.intercept_grace_s); !s.ok())
+    spdlog::error("engine: build {}: {}", id, s.error().what());
+}
+
+}  // namespace tarmac::atc::engine

@@ -1,0 +1,55 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "atc/db/builds.h"
+#include "atc/db/pool.h"
+#include "atc/db/workers.h"
+#include "common/grpc/credentials.h"
+
+namespace tarmac::atc::engine {
+
+struct EngineOptions {
+  TlsFiles worker_tls;  // the web node's certificate for dialing workers
+  std::chrono::milliseconds poll{250};
+  // A finished one-off build's containers stay this long for `fly intercept`.
+  int64_t intercept_grace_s = 300;
+};
+
+// Runs builds: claims pending ones (SKIP LOCKED, so several web nodes share the work), places
+// each step on a worker, records every container and volume before making it, and writes
+// the build's events.
+class Engine {
+ public:
+  Engine(db::Pool& pool, db::WorkerStore& workers, EngineOptions options);
+  ~Engine();
+  void start();
+  void stop();
+
+ private:
+  void loop();
+  void run_build(int64_t id);
+
+  db::Pool& pool_;
+  db::WorkerStore& workers_;
+  db::BuildStore builds_;
+  EngineOptions options_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::atomic<bool> halt_{false};  // read by running steps while they wait
+  std::thread loop_;
+  struct Running {
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> done;
+  };
+  std::list<Running> running_;
+};
+
+}  // namespace tarmac::atc::engine

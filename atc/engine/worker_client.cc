@@ -1,0 +1,113 @@
+#include "atc/engine/worker_client.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include "common/grpc/status.h"
+
+namespace tarmac::atc::engine {
+
+namespace wv1 = worker::v1;
+namespace bv1 = baggageclaim::v1;
+
+Result<std::unique_ptr<WorkerClient>> WorkerClient::connect(const std::string& address,
+                                                            const TlsFiles& tls) {
+  if (!tls.enabled() && !is_loopback_address(address))
+    return Error("dial worker at " + address +
+                     ": plaintext is for loopback only; give the web node TLS files",
+                 EINVAL);
+  auto creds = channel_credentials(tls);
+  if (!creds) return std::move(creds).error().wrap("dial worker at " + address);
+  auto c = std::make_unique<WorkerClient>();
+  c->channel_ = grpc::CreateChannel(address, *creds);
+  c->containers_ = wv1::Containers::NewStub(c->channel_);
+  c->volumes_ = bv1::Volumes::NewStub(c->channel_);
+  return c;
+}
+
+Result<std::optional<std::string>> WorkerClient::find_volume(
+    const std::map<std::string, std::string>& props) {
+  bv1::ListRequest req;
+  for (const auto& [k, v] : props) (*req.mutable_properties())[k] = v;
+  bv1::ListResponse resp;
+  grpc::ClientContext ctx;
+  if (auto s = volumes_->List(&ctx, req, &resp); !s.ok()) return from_grpc("list volumes", s);
+  if (resp.volumes().empty()) return std::optional<std::string>();
+  return std::optional<std::string>(resp.volumes(0).handle());
+}
+
+Status WorkerClient::import_volume(const std::string& handle, const std::string& path,
+                                   const std::map<std::string, std::string>& props) {
+  bv1::CreateRequest req;
+  req.set_handle(handle);
+  req.mutable_strategy()->mutable_import()->set_path(path);
+  req.set_privileged(true);
+  for (const auto& [k, v] : props) (*req.mutable_properties())[k] = v;
+  bv1::Volume v;
+  grpc::ClientContext ctx;
+  if (auto s = volumes_->Create(&ctx, req, &v); !s.ok()) return from_grpc("import " + path, s);
+  return ok_status();
+}
+
+Status WorkerClient::empty_volume(const std::string& handle, bool privileged,
+                                  const std::map<std::string, std::string>& props) {
+  bv1::CreateRequest req;
+  req.set_handle(handle);
+  req.mutable_strategy()->mutable_empty();
+  req.set_privileged(privileged);
+  for (const auto& [k, v] : props) (*req.mutable_properties())[k] = v;
+  bv1::Volume v;
+  grpc::ClientContext ctx;
+  if (auto s = volumes_->Create(&ctx, req, &v); !s.ok())
+    return from_grpc("create volume " + handle, s);
+  return ok_status();
+}
+
+Status WorkerClient::create_container(const wv1::ContainerSpec& spec) {
+  wv1::CreateContainerRequest req;
+  *req.mutable_spec() = spec;
+  wv1::Container c;
+  grpc::ClientContext ctx;
+  if (auto s = containers_->Create(&ctx, req, &c); !s.ok())
+    return from_grpc("create container " + spec.handle(), s);
+  return ok_status();
+}
+
+Status WorkerClient::destroy_container(const std::string& handle) {
+  wv1::DestroyContainerRequest req;
+  req.set_handle(handle);
+  wv1::DestroyContainerResponse resp;
+  grpc::ClientContext ctx;
+  if (auto s = containers_->Destroy(&ctx, req, &resp); !s.ok())
+    return from_grpc("destroy container " + handle, s);
+  return ok_status();
+}
+
+Result<int> WorkerClient::run(const std::string& handle, const wv1::ProcessSpec& process,
+                              const std::function<void(bool, const std::string&)>& on_output) {
+  grpc::ClientContext ctx;
+  auto stream = containers_->Process(&ctx);
+  wv1::ProcessInput in;
+  in.mutable_run()->set_handle(handle);
+  *in.mutable_run()->mutable_process() = process;
+  if (!stream->Write(in)) return from_grpc("run in " + handle, stream->Finish());
+  // Tasks read no stdin, as Concourse's.
+  wv1::ProcessInput close;
+  close.set_close_stdin(true);
+  stream->Write(close);
+  stream->WritesDone();
+  wv1::ProcessOutput out;
+  std::optional<int> status;
+  while (stream->Read(&out)) {
+    if (out.has_output()) {
+      on_output(out.output().stream() == wv1::ProcessOutput::STDERR, out.output().data());
+    } else if (out.has_exit()) {
+      status = out.exit().signal() ? 128 + out.exit().signal() : out.exit().exit_code();
+    }
+  }
+  auto s = stream->Finish();
+  if (status) return *status;
+  if (!s.ok()) return from_grpc("run in " + handle, s);
+  return Error("run in " + handle + ": the worker ended the stream without an exit status", EIO);
+}
+
+}  // namespace tarmac::atc::engine

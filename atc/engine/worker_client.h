@@ -1,0 +1,44 @@
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "common/grpc/credentials.h"
+#include "common/result.h"
+#include "tarmac/baggageclaim/v1/baggageclaim.grpc.pb.h"
+#include "tarmac/worker/v1/containers.grpc.pb.h"
+
+namespace tarmac::atc::engine {
+
+// The web node's client of one worker's container and volume services (mutual TLS with the
+// web node's certificate when it has one; plaintext only to loopback addresses).
+class WorkerClient {
+ public:
+  static Result<std::unique_ptr<WorkerClient>> connect(const std::string& address,
+                                                       const TlsFiles& tls);
+
+  // The volume with exactly these properties, if the worker has one.
+  Result<std::optional<std::string>> find_volume(const std::map<std::string, std::string>& props);
+  // A volume imported from a directory of the worker's host.
+  Status import_volume(const std::string& handle, const std::string& path,
+                       const std::map<std::string, std::string>& props);
+  // An empty volume (unprivileged ones are mapped for unprivileged containers).
+  Status empty_volume(const std::string& handle, bool privileged,
+                      const std::map<std::string, std::string>& props);
+  Status create_container(const worker::v1::ContainerSpec& spec);
+  Status destroy_container(const std::string& handle);
+
+  // Runs a process and hands its output to `on_output` (stream, bytes) as it comes; the exit
+  // status (128 + signal for a signal).
+  Result<int> run(const std::string& handle, const worker::v1::ProcessSpec& process,
+                  const std::function<void(bool is_stderr, const std::string&)>& on_output);
+
+ private:
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<worker::v1::Containers::Stub> containers_;
+  std::unique_ptr<baggageclaim::v1::Volumes::Stub> volumes_;
+};
+
+}  // namespace tarmac::atc::engine

@@ -1,0 +1,132 @@
+// One-off builds run by the web node's engine on a real worker: placement, the image from a
+// host directory, output as log events, exit codes to statuses, fly watch, and GC of the
+// build's container and volume after the grace period.
+#include "tests/web_worker_fixture.h"
+
+namespace tarmac::testing {
+namespace {
+
+class EngineTest : public WebWorkerFixture {
+ protected:
+  void prepare() override { web_extra_ = {"--gc-one-off-grace-period", "0"}; }
+
+  // Posts a one-off build running `script` in busybox; its id.
+  int64_t run_script(const std::string& script, const std::string& extra_config = "") {
+    nlohmann::json plan = {{"id", "task-1"},
+                           {"task",
+                            {{"name", "one-off"},
+                             {"config",
+                              {{"platform", "linux"},
+                               {"rootfs_uri", "raw://" + shared_busybox_rootfs()},
+                               {"params", {{"GREETING", "hello"}}},
+                               {"run", {{"path", "/bin/sh"}, {"args", {"-c", script}}}}}}}}};
+    if (!extra_config.empty()) plan["task"]["config"].update(nlohmann::json::parse(extra_config));
+    auto r = http(web_->port(), "POST", "/api/v1/teams/main/builds", admin_, plan.dump(),
+                  {{"Content-Type", "application/json"}});
+    EXPECT_EQ(r.status, 201) << r.body;
+    return r.json().value("id", int64_t{0});
+  }
+  // Waits for the build to end; its status.
+  std::string wait_build(int64_t id, int ms = 30000) {
+    for (int waited = 0; waited < ms; waited += 100) {
+      auto r = http(web_->port(), "GET", "/api/v1/builds/" + std::to_string(id), admin_);
+      std::string status = r.json().value("status", "");
+      if (status != "pending" && status != "started" && !status.empty()) return status;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return "timeout";
+  }
+  std::vector<nlohmann::json> events(int64_t id) {
+    auto r = pool_->query(
+        "SELECT type, payload FROM build_events WHERE build_id = $1 ORDER BY event_id", id);
+    std::vector<nlohmann::json> out;
+    for (int i = 0; r && i < r->size(); ++i)
+      out.push_back({{"event", (*r)[i].str("type")},
+                     {"data", nlohmann::json::parse((*r)[i].str("payload"))}});
+    return out;
+  }
+};
+
+// A task runs in a container on the worker: its stdout and stderr arrive as log events, its
+// params as env, its exit code decides the status; events in Concourse's order.
+TEST_F(EngineTest, RunsATaskAndStreamsItsOutput) {
+  ASSERT_TRUE(wait_worker(in_state("running")));
+  int64_t failing = run_script("echo $GREETING; echo oops >&2; pwd; exit 3");
+  ASSERT_EQ(wait_build(failing), "failed") << web_->log();
+  auto ev = events(failing);
+  std::vector<std::string> types;
+  std::string out, err;
+  for (auto& e : ev) {
+    types.push_back(e["event"]);
+    if (e["event"] == "log")
+      (e["data"]["origin"]["source"] == "stderr" ? err : out) +=
+          e["data"]["payload"].get<std::string>();
+  }
+  ASSERT_GE(types.size(), 5u);
+  EXPECT_EQ(types.front(), "selected-worker");
+  EXPECT_EQ(ev.front()["data"]["selected_worker"], "w1");
+  EXPECT_EQ(types[1], "initialize-task");
+  EXPECT_EQ(types[2], "start-task");
+  EXPECT_EQ(types[types.size() - 2], "finish-task");
+  EXPECT_EQ(ev[types.size() - 2]["data"]["exit_status"], 3);
+  EXPECT_EQ(types.back(), "status");
+  EXPECT_EQ(ev.back()["data"]["status"], "failed");
+  EXPECT_EQ(err, "oops\n");
+  EXPECT_EQ(out.rfind("hello\n/tmp/build/", 0), 0u) << out;
+
+  int64_t ok = run_script("echo fine");
+  ASSERT_EQ(wait_build(ok), "succeeded") << web_->log();
+}
+
+// A bad task config errors the build with the parser's message; an image that is not a
+// host directory says which are supported.
+TEST_F(EngineTest, BadConfigErrorsTheBuild) {
+  ASSERT_TRUE(wait_worker(in_state("running")));
+  int64_t bad = run_script("true", R"({"inputs": [{"path": "x"}]})");
+  ASSERT_EQ(wait_build(bad), "errored");
+  auto ev = events(bad);
+  ASSERT_FALSE(ev.empty());
+  EXPECT_EQ(ev.front()["event"], "error");
+  EXPECT_NE(ev.front()["data"]["message"].get<std::string>().find("inputs[0].name: required"),
+            std::string::npos)
+      << ev.front().dump();
+  int64_t image = run_script("true", R"({"rootfs_uri": "docker:///busybox"})");
+  ASSERT_EQ(wait_build(image), "errored");
+  EXPECT_NE(events(image).front()["data"]["message"].get<std::string>().find("raw:///PATH"),
+            std::string::npos);
+}
+
+// fly watch shows the output and passes the exit code through; after the one-off grace the
+// GC destroys the build's container and working-dir volume on the worker.
+TEST_F(EngineTest, WatchAndGcAfterTheBuild) {
+  ASSERT_TRUE(wait_worker(in_state("running")));
+  int64_t id = run_script("echo watched; exit 1");
+  ASSERT_EQ(wait_build(id), "failed");
+  TempDir home("tarmac-fly-home");
+  std::string out;
+  ASSERT_EQ(run_host("FLYRC=" + home.path() + "/rc " + bin_dir() +
+                     "/fly -t ci login -c http://127.0.0.1:" + std::to_string(web_->port()) +
+                     " -u admin -p secret >/dev/null 2>&1"),
+            0);
+  EXPECT_EQ(run_host("FLYRC=" + home.path() + "/rc " + bin_dir() + "/fly -t ci watch -b " +
+                         std::to_string(id) + " 2>&1",
+                     &out),
+            1);
+  EXPECT_EQ(out, "selected worker: w1\ninitializing\nwatched\nfailed\n");
+
+  auto handles = pool_->query("SELECT handle FROM containers WHERE build_id = $1", id);
+  ASSERT_TRUE(handles.ok() && handles->size() == 1);
+  std::string handle = (*handles)[0].str("handle");
+  bool gone = false;
+  for (int i = 0; i < 200 && !gone; ++i) {
+    grpc::Status s;
+    get(handle, &s);
+    auto rows = pool_->query("SELECT 1 FROM volumes WHERE type = 'container'");
+    gone = s.error_code() == grpc::StatusCode::NOT_FOUND && rows.ok() && rows->empty();
+    if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(gone) << web_->log();
+}
+
+}  // namespace
+}  // namespace tarmac::testing
