@@ -128,5 +128,24 @@ TEST_F(EngineTest, WatchAndGcAfterTheBuild) {
   EXPECT_TRUE(gone) << web_->log();
 }
 
+// Aborting a running build stops its process (SIGTERM) and ends it aborted.
+TEST_F(EngineTest, AbortStopsTheRunningTask) {
+  ASSERT_TRUE(wait_worker(in_state("running")));
+  int64_t id = run_script("echo started; sleep 60");
+  bool started = false;
+  for (int i = 0; i < 300 && !started; ++i) {
+    for (auto& e : events(id))
+      if (e["event"] == "log") started = true;
+    if (!started) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(started) << web_->log();
+  ASSERT_EQ(
+      http(web_->port(), "PUT", "/api/v1/builds/" + std::to_string(id) + "/abort", admin_).status,
+      204);
+  // The task sleeps 60 s; the wait gives up after 30: an ending at all means it was stopped.
+  EXPECT_EQ(wait_build(id), "aborted") << web_->log();
+  EXPECT_EQ(events(id).back()["data"]["status"], "aborted");
+}
+
 }  // namespace
 }  // namespace tarmac::testing

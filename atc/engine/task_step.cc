@@ -170,10 +170,24 @@ std::string run_task_step(StepContext& ctx, const nlohmann::json& step) {
   for (const auto& a : config->run.args) process.add_args(a);
   if (!config->run.dir.empty())
     process.set_dir(config->run.dir[0] == '/' ? config->run.dir : workdir + "/" + config->run.dir);
-  auto exit = (*client)->run(handle, process, [&](bool is_stderr, const std::string& data) {
-    if (auto s = ctx.events.log(origin, is_stderr, data); !s.ok())
-      spdlog::warn("engine: build {}: {}", ctx.build.id, s.error().what());
-  });
+  bool was_aborted = false;
+  auto aborted = [&] {
+    auto b = db::BuildStore(ctx.pool).find(ctx.build.id);
+    was_aborted = was_aborted || (b && *b && (*b)->aborted) || ctx.stopping;
+    return was_aborted;
+  };
+  auto exit = (*client)->run(
+      handle, process,
+      [&](bool is_stderr, const std::string& data) {
+        if (auto s = ctx.events.log(origin, is_stderr, data); !s.ok())
+          spdlog::warn("engine: build {}: {}", ctx.build.id, s.error().what());
+      },
+      aborted);
+  if (ctx.stopping)
+    return errored(ctx, origin,
+                   "the web node stopped while the task ran (builds do not yet survive a web "
+                   "restart)");
+  if (was_aborted) return "aborted";
   if (!exit)
     return errored(ctx, origin, "worker " + worker_name + " lost: " + exit.error().message());
   (void)ctx.events.finish_task(origin, *exit);

@@ -1,6 +1,11 @@
 #include "atc/engine/worker_client.h"
 
 #include <grpcpp/grpcpp.h>
+#include <signal.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 
 #include "common/grpc/status.h"
 
@@ -83,7 +88,8 @@ Status WorkerClient::destroy_container(const std::string& handle) {
 }
 
 Result<int> WorkerClient::run(const std::string& handle, const wv1::ProcessSpec& process,
-                              const std::function<void(bool, const std::string&)>& on_output) {
+                              const std::function<void(bool, const std::string&)>& on_output,
+                              const std::function<bool()>& aborted) {
   grpc::ClientContext ctx;
   auto stream = containers_->Process(&ctx);
   wv1::ProcessInput in;
@@ -94,7 +100,33 @@ Result<int> WorkerClient::run(const std::string& handle, const wv1::ProcessSpec&
   wv1::ProcessInput close;
   close.set_close_stdin(true);
   stream->Write(close);
-  stream->WritesDone();
+  // An abort is SIGTERM, then SIGKILL ten seconds on (Garden's stop); written from a thread
+  // of its own while this one reads (one writer, one reader: what a gRPC stream allows).
+  std::mutex mu;
+  std::condition_variable cv;
+  bool ended = false;
+  std::thread signaller([&] {
+    std::unique_lock lock(mu);
+    int sent = 0;
+    auto killed_at = std::chrono::steady_clock::time_point::max();
+    while (!ended) {
+      cv.wait_for(lock, std::chrono::milliseconds(500));
+      if (ended) break;
+      if (sent == 0 && aborted && aborted()) {
+        wv1::ProcessInput sig;
+        sig.set_signal(SIGTERM);
+        stream->Write(sig);
+        sent = SIGTERM;
+        killed_at = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+      } else if (sent == SIGTERM && std::chrono::steady_clock::now() >= killed_at) {
+        wv1::ProcessInput sig;
+        sig.set_signal(SIGKILL);
+        stream->Write(sig);
+        sent = SIGKILL;
+      }
+    }
+    stream->WritesDone();
+  });
   wv1::ProcessOutput out;
   std::optional<int> status;
   while (stream->Read(&out)) {
@@ -102,7 +134,16 @@ Result<int> WorkerClient::run(const std::string& handle, const wv1::ProcessSpec&
       on_output(out.output().stream() == wv1::ProcessOutput::STDERR, out.output().data());
     } else if (out.has_exit()) {
       status = out.exit().signal() ? 128 + out.exit().signal() : out.exit().exit_code();
+      break;
     }
+  }
+  {
+    std::lock_guard lock(mu);
+    ended = true;
+  }
+  cv.notify_all();
+  signaller.join();
+  while (stream->Read(&out)) {
   }
   auto s = stream->Finish();
   if (status) return *status;

@@ -31,9 +31,11 @@ class WorkerClient {
   Status destroy_container(const std::string& handle);
 
   // Runs a process and hands its output to `on_output` (stream, bytes) as it comes; the exit
-  // status (128 + signal for a signal).
+  // status (128 + signal for a signal). Once `aborted` says so (asked twice a second), the
+  // process gets SIGTERM and, ten seconds later, SIGKILL.
   Result<int> run(const std::string& handle, const worker::v1::ProcessSpec& process,
-                  const std::function<void(bool is_stderr, const std::string&)>& on_output);
+                  const std::function<void(bool is_stderr, const std::string&)>& on_output,
+                  const std::function<bool()>& aborted = {});
 
  private:
   std::shared_ptr<grpc::Channel> channel_;
