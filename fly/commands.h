@@ -19,6 +19,12 @@ struct LoginOptions {
   bool insecure = false;
 };
 
+struct ExecuteOptions {
+  std::string config;
+  std::vector<std::string> inputs, outputs, tags;
+  bool privileged = false;
+};
+
 // Each returns fly's exit code and prints errors as fly does ("error: …" on stderr).
 int login(const Global& g, const LoginOptions& o);
 int targets(const Global& g);
@@ -31,5 +37,6 @@ int volumes(const Global& g, bool details);
 int builds(const Global& g, int count, bool all_teams, const std::string& team);
 int abort_build(const Global& g, const std::string& build);
 int watch(const Global& g, const std::string& build, bool timestamps);
+int execute(const Global& g, const ExecuteOptions& o);
 
 }  // namespace tarmac::fly

@@ -79,6 +79,16 @@ int main(int argc, char** argv) {
   watch_cmd->add_option("-b,--build", build, "Watches a specific build")->required();
   watch_cmd->add_flag("--timestamps", timestamps, "Print with local timestamp");
 
+  ExecuteOptions eo;
+  auto* execute_cmd = app.add_subcommand("execute", "Execute a one-off build using local bits");
+  execute_cmd->alias("e");
+  execute_cmd->add_option("-c,--config", eo.config, "The task config to execute")->required();
+  execute_cmd->add_option("-i,--input", eo.inputs, "An input to provide to the task (name=path)");
+  execute_cmd->add_option("-o,--output", eo.outputs,
+                          "An output to fetch from the task (name=path)");
+  execute_cmd->add_flag("-p,--privileged", eo.privileged, "Run the task with full privileges");
+  execute_cmd->add_option("--tag", eo.tags, "A tag for a specific environment (repeatable)");
+
   CLI11_PARSE(app, argc, argv);
   if (!g.print_table_headers) g.print_table_headers = isatty(STDOUT_FILENO);
   if (login_cmd->parsed()) return login(g, lo);
@@ -92,5 +102,6 @@ int main(int argc, char** argv) {
   if (builds_cmd->parsed()) return builds(g, count, all_teams, team);
   if (abort_cmd->parsed()) return abort_build(g, build);
   if (watch_cmd->parsed()) return watch(g, build, timestamps);
+  if (execute_cmd->parsed()) return execute(g, eo);
   return 2;
 }

@@ -147,5 +147,43 @@ TEST_F(EngineTest, AbortStopsTheRunningTask) {
   EXPECT_EQ(events(id).back()["data"]["status"], "aborted");
 }
 
+// fly execute: a task file run as a one-off build, its output shown, its exit code passed
+// through; bad task files and missing inputs are refused before anything runs.
+TEST_F(EngineTest, FlyExecute) {
+  ASSERT_TRUE(wait_worker(in_state("running")));
+  TempDir home("tarmac-fly-home");
+  std::string fly = "FLYRC=" + home.path() + "/rc " + bin_dir() + "/fly ";
+  ASSERT_EQ(run_host(fly + "-t ci login -c http://127.0.0.1:" + std::to_string(web_->port()) +
+                     " -u admin -p secret >/dev/null 2>&1"),
+            0);
+  auto task = [&](const std::string& name, const std::string& body) {
+    std::string path = home.path() + "/" + name;
+    EXPECT_TRUE(fs::write_file(path, body).ok());
+    return path;
+  };
+  std::string ok = task("ok.yml", "platform: linux\nrootfs_uri: raw://" + shared_busybox_rootfs() +
+                                      "\nparams: {WHO: world}\nrun:\n  path: sh\n  args: [-c, "
+                                      "'echo hello $WHO']\n");
+  std::string out;
+  ASSERT_EQ(run_host(fly + "-t ci execute -c " + ok + " 2>&1", &out), 0) << out;
+  EXPECT_NE(out.find("executing build "), std::string::npos) << out;
+  EXPECT_NE(out.find("hello world\nsucceeded\n"), std::string::npos) << out;
+
+  std::string bad_exit =
+      task("fail.yml", "platform: linux\nrootfs_uri: raw://" + shared_busybox_rootfs() +
+                           "\nrun: {path: sh, args: [-c, 'exit 7']}\n");
+  EXPECT_EQ(run_host(fly + "-t ci execute -c " + bad_exit + " 2>&1", &out), 1) << out;
+  EXPECT_NE(out.find("failed"), std::string::npos) << out;
+
+  std::string broken = task("broken.yml", "platform: linux\nrun:\n  args: [x]\n");
+  EXPECT_NE(run_host(fly + "-t ci execute -c " + broken + " 2>&1", &out), 0);
+  EXPECT_NE(out.find("broken.yml:2: run.path: required but missing"), std::string::npos) << out;
+  std::string needs =
+      task("needs.yml",
+           "platform: linux\nrootfs_uri: raw:///x\ninputs: [{name: src}]\nrun: {path: ls}\n");
+  EXPECT_NE(run_host(fly + "-t ci execute -c " + needs + " 2>&1", &out), 0);
+  EXPECT_NE(out.find("missing required input `src`"), std::string::npos) << out;
+}
+
 }  // namespace
 }  // namespace tarmac::testing
