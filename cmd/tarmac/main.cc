@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "cmd/tarmac/generate_key.h"
+#include "cmd/tarmac/quickstart.h"
 #include "cmd/tarmac/web.h"
 #include "worker/worker.h"
 
@@ -149,6 +150,8 @@ int main(int argc, char** argv) {
 
   tarmac::cmd::WebCommand web_options;
   auto* web = tarmac::cmd::add_web(app, web_options);
+  tarmac::cmd::QuickstartCommand quickstart_options;
+  auto* quickstart = tarmac::cmd::add_quickstart(app, quickstart_options);
   tarmac::cmd::PostgresFlags migrate_pg;
   bool show_db_version = false;
   auto* migrate = tarmac::cmd::add_migrate(app, migrate_pg, show_db_version);
@@ -162,6 +165,7 @@ int main(int argc, char** argv) {
     return run_worker(wo, std::chrono::milliseconds(static_cast<int64_t>(drain_timeout_s * 1000)));
   }
   if (web->parsed()) return tarmac::cmd::run_web(web_options);
+  if (quickstart->parsed()) return tarmac::cmd::run_quickstart(quickstart_options);
   if (migrate->parsed()) return tarmac::cmd::run_migrate(migrate_pg, show_db_version);
   if (land->parsed()) return signal_worker(drain_dir, SIGUSR1, "land-worker");
   if (retire->parsed()) return signal_worker(drain_dir, SIGUSR2, "retire-worker");

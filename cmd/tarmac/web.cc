@@ -94,14 +94,12 @@ CLI::App* add_web(CLI::App& app, WebCommand& o) {
   return web;
 }
 
-int run_web(WebCommand& o) {
+Result<std::unique_ptr<atc::WebNode>> start_web_node(WebCommand& o) {
+  o.web.local_users.clear();
   for (const auto& u : o.local_users) {
     size_t colon = u.find(':');
-    if (colon == std::string::npos || colon == 0 || colon + 1 == u.size()) {
-      std::fprintf(stderr, "tarmac web: --add-local-user \"%s\": expected NAME:PASSWORD\n",
-                   u.c_str());
-      return 2;
-    }
+    if (colon == std::string::npos || colon == 0 || colon + 1 == u.size())
+      return Error("--add-local-user \"" + u + "\": expected NAME:PASSWORD", EINVAL);
     o.web.local_users.emplace_back(u.substr(0, colon), u.substr(colon + 1));
   }
   o.web.postgres = o.postgres.conninfo();
@@ -110,15 +108,19 @@ int run_web(WebCommand& o) {
   o.web.missing_grace = std::chrono::milliseconds(static_cast<int64_t>(o.missing_grace_s * 1000));
   o.web.one_off_grace = std::chrono::seconds(static_cast<int64_t>(o.one_off_grace_s));
   o.web.token_ttl = std::chrono::seconds(static_cast<int64_t>(o.auth_duration_h * 3600));
+  return atc::WebNode::start(o.web);
+}
+
+int run_web(WebCommand& o) {
   bool https = !o.web.http_cert.empty();
   sigset_t signals;
   sigemptyset(&signals);
   for (int s : {SIGTERM, SIGINT}) sigaddset(&signals, s);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  auto node = atc::WebNode::start(o.web);
+  auto node = start_web_node(o);
   if (!node) {
     std::fprintf(stderr, "tarmac web: %s\n", node.error().what().c_str());
-    return 1;
+    return node.error().errnum() == EINVAL ? 2 : 1;
   }
   if (o.web.external_url.empty())
     spdlog::info("web: API at {}://{}:{}", https ? "https" : "http", o.web.http_bind_ip,

@@ -28,6 +28,8 @@ struct WebCommand {
 void add_postgres_flags(CLI::App* cmd, PostgresFlags& flags);
 CLI::App* add_web(CLI::App& app, WebCommand& options);
 int run_web(WebCommand& options);
+// The flags made into options, and the node started.
+Result<std::unique_ptr<atc::WebNode>> start_web_node(WebCommand& options);
 
 CLI::App* add_migrate(CLI::App& app, PostgresFlags& flags, bool& show_version);
 int run_migrate(const PostgresFlags& flags, bool show_version);
