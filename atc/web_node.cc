@@ -46,16 +46,18 @@ Result<std::unique_ptr<WebNode>> WebNode::start(WebOptions options) {
   http.cert_file = o.http_cert;
   http.key_file = o.http_key;
   http.io_timeout_seconds = o.client_timeout_seconds;
-  std::string url = o.external_url;
-  auto api = ApiServer::start(
-      http, api::ApiContext{*node->pool_, *node->accounts_, *node->workers_, url, o.cluster_name});
-  if (!api) return std::move(api).error().wrap("web");
-  node->api_ = std::move(*api);
+  // The engine first: the API tells it of new builds.
   engine::EngineOptions eo;
   eo.worker_tls = o.registry_tls;
   eo.intercept_grace_s = o.one_off_grace.count();
   node->engine_ = std::make_unique<engine::Engine>(*node->pool_, *node->workers_, eo);
   node->engine_->start();
+  std::string url = o.external_url;
+  api::ApiContext ctx{*node->pool_, *node->accounts_, *node->workers_,
+                      url,          o.cluster_name,   [e = node->engine_.get()] { e->wake(); }};
+  auto api = ApiServer::start(http, std::move(ctx));
+  if (!api) return std::move(api).error().wrap("web");
+  node->api_ = std::move(*api);
   node->periodic_ = std::thread([n = node.get()] { n->periodic(); });
   return node;
 }

@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cstdio>
 
 #include "fly/commands.h"
 
@@ -90,6 +91,8 @@ int main(int argc, char** argv) {
   execute_cmd->add_option("--tag", eo.tags, "A tag for a specific environment (repeatable)");
 
   CLI11_PARSE(app, argc, argv);
+  // Build output reaches pipes and CI logs line by line, as it happens.
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   if (!g.print_table_headers) g.print_table_headers = isatty(STDOUT_FILENO);
   if (login_cmd->parsed()) return login(g, lo);
   if (targets_cmd->parsed()) return targets(g);

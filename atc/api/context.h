@@ -17,6 +17,8 @@ struct ApiContext {
   db::WorkerStore& workers;
   std::string external_url;
   std::string cluster_name;
+  // Told when a build is created, so the engine of this node can take it at once.
+  std::function<void()> build_created;
 };
 
 using AuthedHandler = std::function<Response(Request&, const auth::Identity&)>;

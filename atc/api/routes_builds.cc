@@ -55,7 +55,17 @@ std::optional<db::BuildRecord> visible_build(ApiContext& ctx, Request& req,
 // ends with "end" once the build is over and everything was sent.
 std::shared_ptr<EventSource> event_source(ApiContext& ctx, int64_t build_id, int after) {
   auto src = std::make_shared<EventSource>();
-  src->poll = [&ctx, build_id, after](std::string& out) mutable {
+  // Polled every few milliseconds; the database is asked only when this process changed a
+  // build since the last look, or a second went by (another web node may run the build).
+  uint64_t seen = ~uint64_t{0};
+  auto last_look = std::chrono::steady_clock::time_point{};
+  src->poll = [&ctx, build_id, after, seen, last_look](std::string& out) mutable {
+    uint64_t now_changes = db::build_changes();
+    auto now = std::chrono::steady_clock::now();
+    if (now_changes == seen && now - last_look < std::chrono::seconds(1))
+      return EventSource::Poll::kMore;
+    seen = now_changes;
+    last_look = now;
     db::BuildStore builds(ctx.pool);
     // Read the status before the events: a build seen finished has all its events stored.
     auto b = builds.find(build_id);
@@ -71,6 +81,9 @@ std::shared_ptr<EventSource> event_source(ApiContext& ctx, int64_t build_id, int
       out += "id: " + std::to_string(after + 1) + "\nevent: end\ndata: \n\n";
       return EventSource::Poll::kEnd;
     }
+    // More may be stored already (a batch is bounded; the end is not sent yet): look again
+    // at the next poll.
+    if (!events->empty()) seen = ~uint64_t{0};
     return EventSource::Poll::kMore;
   };
   return src;
@@ -127,6 +140,7 @@ void add_build_routes(Router& r, ApiContext& ctx) {
           if (!plan->is_object()) return error_response(400, "body: expected a plan object");
           auto b = db::BuildStore(ctx.pool).create_one_off(team, plan->dump(), id.username);
           if (!b) return error_status(b.error());
+          if (ctx.build_created) ctx.build_created();
           return json_response(201, build_json(*b));
         }));
 

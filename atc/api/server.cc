@@ -19,7 +19,7 @@ namespace http = beast::http;
 namespace ssl = net::ssl;
 using tcp = net::ip::tcp;
 
-constexpr auto kSsePollInterval = std::chrono::milliseconds(100);
+constexpr auto kSsePollInterval = std::chrono::milliseconds(10);
 constexpr auto kSseKeepalive = std::chrono::seconds(15);
 
 Request to_request(http::request<http::string_body>& req) {
@@ -163,10 +163,10 @@ class ServerImpl final : public Server {
         bool too_big = ec == http::error::body_limit;
         Response r =
             timed_out ? error_response(408, "request not received within " +
-                                                 std::to_string(o_.io_timeout_seconds) + " s")
-            : too_big  ? error_response(413, "request body over " +
-                                                 std::to_string(o_.max_body_bytes) + " bytes")
-                       : error_response(400, "malformed request: " + ec.message());
+                                                std::to_string(o_.io_timeout_seconds) + " s")
+            : too_big ? error_response(413, "request body over " +
+                                                std::to_string(o_.max_body_bytes) + " bytes")
+                      : error_response(400, "malformed request: " + ec.message());
         beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(o_.io_timeout_seconds));
         auto out = to_response(r, 11, false);
         co_await http::async_write(stream, out, net::redirect_error(net::use_awaitable, ec));

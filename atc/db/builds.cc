@@ -1,9 +1,12 @@
 #include "atc/db/builds.h"
 
+#include <atomic>
 #include <cerrno>
 
 namespace tarmac::atc::db {
 namespace {
+
+std::atomic<uint64_t> g_build_changes{0};
 
 constexpr const char* kSelect =
     "SELECT b.id, b.name, t.name AS team, b.status, coalesce(b.created_by, '') AS created_by,"
@@ -28,6 +31,8 @@ BuildRecord record(const Rows::Row& r) {
 }
 
 }  // namespace
+
+uint64_t build_changes() { return g_build_changes.load(); }
 
 Result<BuildRecord> BuildStore::create_one_off(const std::string& team,
                                                const std::string& plan_json,
@@ -81,6 +86,7 @@ Status BuildStore::finish(int64_t id, const std::string& status, int64_t interce
       " WHERE id = $1 AND status IN ('pending', 'started')",
       id, status, interceptible_for_s);
   if (!r) return std::move(r).error().wrap("finish build");
+  ++g_build_changes;
   return ok_status();
 }
 
@@ -109,6 +115,7 @@ Result<int> BuildStore::append_event(int64_t build_id, const std::string& type,
   if (!r) return std::move(r).error().wrap("save build event");
   if (r->empty())
     return Error("save build event: build " + std::to_string(build_id) + " not found", ENOENT);
+  ++g_build_changes;
   return static_cast<int>((*r)[0].i64("event_id"));
 }
 

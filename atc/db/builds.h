@@ -28,6 +28,11 @@ struct BuildPage {
   std::optional<int64_t> next_until;  // ids below this are the next page
 };
 
+// Bumped whenever this process writes a build event or ends a build, so that event streams
+// served here can look at the database only when something may have changed (and once a
+// second anyway, for what other web nodes write).
+uint64_t build_changes();
+
 // Builds and their events, by query group: the engine creates and finishes them, the API
 // reads, pages and aborts them.
 class BuildStore {

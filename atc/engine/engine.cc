@@ -31,11 +31,21 @@ void Engine::stop() {
   running_.clear();
 }
 
+void Engine::wake() {
+  {
+    std::lock_guard lock(mu_);
+    woken_ = true;
+  }
+  cv_.notify_all();
+}
+
 void Engine::loop() {
   for (;;) {
     {
       std::unique_lock lock(mu_);
-      if (cv_.wait_for(lock, options_.poll, [this] { return stopping_; })) return;
+      cv_.wait_for(lock, options_.poll, [this] { return stopping_ || woken_; });
+      if (stopping_) return;
+      woken_ = false;
     }
     // Claimed in one statement: a build another node took is skipped, not waited for.
     auto claimed = pool_.exec(

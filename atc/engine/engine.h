@@ -31,6 +31,8 @@ class Engine {
   ~Engine();
   void start();
   void stop();
+  // A build was just created here: look now rather than at the next poll.
+  void wake();
 
  private:
   void loop();
@@ -43,6 +45,7 @@ class Engine {
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;
+  bool woken_ = false;
   std::atomic<bool> halt_{false};  // read by running steps while they wait
   std::thread loop_;
   struct Running {
