@@ -147,6 +147,31 @@ TEST_F(EngineTest, AbortStopsTheRunningTask) {
   EXPECT_EQ(events(id).back()["data"]["status"], "aborted");
 }
 
+// A worker killed mid-task: the build ends errored with a message naming the worker, and does
+// not hang.
+TEST_F(EngineTest, WorkerLostMidTaskErrorsTheBuild) {
+  ASSERT_TRUE(wait_worker(in_state("running")));
+  int64_t id = run_script("echo started; sleep 60");
+  bool started = false;
+  for (int i = 0; i < 300 && !started; ++i) {
+    for (auto& e : events(id))
+      if (e["event"] == "log") started = true;
+    if (!started) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(started) << web_->log();
+  stop_worker(SIGKILL);
+  EXPECT_EQ(wait_build(id), "errored") << web_->log();
+  auto ev = events(id);
+  bool said = false;
+  for (auto& e : ev)
+    if (e["event"] == "error" &&
+        e["data"]["message"].get<std::string>().find("worker w1 lost") != std::string::npos)
+      said = true;
+  EXPECT_TRUE(said) << nlohmann::json(ev).dump();
+  // The worker comes back (its containers with it) for the fixture to clean up.
+  start_worker();
+}
+
 // fly execute: a task file run as a one-off build, its output shown, its exit code passed
 // through; bad task files and missing inputs are refused before anything runs.
 TEST_F(EngineTest, FlyExecute) {
