@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "common/grpc/credentials.h"
 #include "baggageclaim/tar/tar.h"
 #include "baggageclaim/volume.h"
+#include "common/grpc/credentials.h"
 #include "common/result.h"
 #include "tarmac/baggageclaim/v1/baggageclaim.grpc.pb.h"
 

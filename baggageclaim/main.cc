@@ -10,8 +10,8 @@
 #include <thread>
 
 #include "baggageclaim/service.h"
-#include "common/grpc/server.h"
 #include "baggageclaim/store.h"
+#include "common/grpc/server.h"
 
 using namespace tarmac::baggageclaim;
 

@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "common/grpc/credentials.h"
 #include "baggageclaim/store.h"
+#include "common/grpc/credentials.h"
 #include "common/result.h"
 #include "tarmac/baggageclaim/v1/baggageclaim.grpc.pb.h"
 

@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "common/grpc/credentials.h"
 #include "baggageclaim/idmap.h"
+#include "common/grpc/credentials.h"
 #include "common/result.h"
 
 namespace tarmac::worker {
