@@ -45,6 +45,24 @@ class EngineTest : public WebWorkerFixture {
                      {"data", nlohmann::json::parse((*r)[i].str("payload"))}});
     return out;
   }
+  // Waits for the task's first output.
+  bool wait_first_log(int64_t id) {
+    for (int i = 0; i < 300; ++i) {
+      for (auto& e : events(id))
+        if (e["event"] == "log") return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  }
+  // The command prefix of fly with its own flyrc in `home`.
+  static std::string fly_in(const TempDir& home) {
+    return "FLYRC=" + home.path() + "/rc " + bin_dir() + "/fly ";
+  }
+  // Logs that fly in to this web node as target "ci"; its exit code.
+  int fly_login(const TempDir& home) {
+    return run_host(fly_in(home) + "-t ci login -c http://127.0.0.1:" +
+                    std::to_string(web_->port()) + " -u admin -p secret >/dev/null 2>&1");
+  }
 };
 
 // A task runs in a container on the worker: its stdout and stderr arrive as log events, its
@@ -104,14 +122,8 @@ TEST_F(EngineTest, WatchAndGcAfterTheBuild) {
   ASSERT_EQ(wait_build(id), "failed");
   TempDir home("tarmac-fly-home");
   std::string out;
-  ASSERT_EQ(run_host("FLYRC=" + home.path() + "/rc " + bin_dir() +
-                     "/fly -t ci login -c http://127.0.0.1:" + std::to_string(web_->port()) +
-                     " -u admin -p secret >/dev/null 2>&1"),
-            0);
-  EXPECT_EQ(run_host("FLYRC=" + home.path() + "/rc " + bin_dir() + "/fly -t ci watch -b " +
-                         std::to_string(id) + " 2>&1",
-                     &out),
-            1);
+  ASSERT_EQ(fly_login(home), 0);
+  EXPECT_EQ(run_host(fly_in(home) + "-t ci watch -b " + std::to_string(id) + " 2>&1", &out), 1);
   EXPECT_EQ(out, "selected worker: w1\ninitializing\nwatched\nfailed\n");
 
   auto handles = pool_->query("SELECT handle FROM containers WHERE build_id = $1", id);
@@ -132,13 +144,7 @@ TEST_F(EngineTest, WatchAndGcAfterTheBuild) {
 TEST_F(EngineTest, AbortStopsTheRunningTask) {
   ASSERT_TRUE(wait_worker(in_state("running")));
   int64_t id = run_script("echo started; sleep 60");
-  bool started = false;
-  for (int i = 0; i < 300 && !started; ++i) {
-    for (auto& e : events(id))
-      if (e["event"] == "log") started = true;
-    if (!started) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  ASSERT_TRUE(started) << web_->log();
+  ASSERT_TRUE(wait_first_log(id)) << web_->log();
   ASSERT_EQ(
       http(web_->port(), "PUT", "/api/v1/builds/" + std::to_string(id) + "/abort", admin_).status,
       204);
@@ -152,13 +158,7 @@ TEST_F(EngineTest, AbortStopsTheRunningTask) {
 TEST_F(EngineTest, WorkerLostMidTaskErrorsTheBuild) {
   ASSERT_TRUE(wait_worker(in_state("running")));
   int64_t id = run_script("echo started; sleep 60");
-  bool started = false;
-  for (int i = 0; i < 300 && !started; ++i) {
-    for (auto& e : events(id))
-      if (e["event"] == "log") started = true;
-    if (!started) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  ASSERT_TRUE(started) << web_->log();
+  ASSERT_TRUE(wait_first_log(id)) << web_->log();
   stop_worker(SIGKILL);
   EXPECT_EQ(wait_build(id), "errored") << web_->log();
   auto ev = events(id);
@@ -177,10 +177,8 @@ TEST_F(EngineTest, WorkerLostMidTaskErrorsTheBuild) {
 TEST_F(EngineTest, FlyExecute) {
   ASSERT_TRUE(wait_worker(in_state("running")));
   TempDir home("tarmac-fly-home");
-  std::string fly = "FLYRC=" + home.path() + "/rc " + bin_dir() + "/fly ";
-  ASSERT_EQ(run_host(fly + "-t ci login -c http://127.0.0.1:" + std::to_string(web_->port()) +
-                     " -u admin -p secret >/dev/null 2>&1"),
-            0);
+  std::string fly = fly_in(home);
+  ASSERT_EQ(fly_login(home), 0);
   auto task = [&](const std::string& name, const std::string& body) {
     std::string path = home.path() + "/" + name;
     EXPECT_TRUE(fs::write_file(path, body).ok());

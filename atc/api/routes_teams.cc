@@ -1,5 +1,6 @@
 // Teams: list the caller's (every team for an admin), get, set-team, destroy-team.
 #include "atc/api/context.h"
+#include "common/names.h"
 
 namespace tarmac::atc::api {
 namespace {
@@ -27,14 +28,6 @@ std::string check_auth(const nlohmann::json& auth) {
     }
   }
   return "";
-}
-
-bool valid_team_name(const std::string& n) {
-  if (n.empty() || n.size() > 100) return false;
-  for (char c : n)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.'))
-      return false;
-  return true;
 }
 
 }  // namespace
@@ -65,7 +58,7 @@ void add_team_routes(Router& r, ApiContext& ctx) {
   r.add("PUT", "/api/v1/teams/:team_name",
         authed(ctx, [&ctx](Request& req, const auth::Identity& id) {
           const std::string& team = req.params["team_name"];
-          if (!valid_team_name(team))
+          if (!is_plain_name(team, 100))
             return error_response(
                 400, "team name \"" + team + "\": expected letters, digits, '-', '_' or '.'");
           Response bad;

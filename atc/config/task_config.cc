@@ -4,6 +4,7 @@
 #include <set>
 
 #include "common/fs.h"
+#include "common/names.h"
 #include "common/yaml/json.h"
 #include "common/yaml/node.h"
 
@@ -13,15 +14,6 @@ namespace {
 using yaml::Fields;
 using yaml::fields;
 using yaml::Node;
-
-// Artifact names: Concourse's identifiers, and never a path.
-bool valid_name(const std::string& n) {
-  if (n.empty() || n.size() > 255 || n == "." || n == "..") return false;
-  for (char c : n)
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.')
-      return false;
-  return true;
-}
 
 // A path inside the task's working directory: relative and never climbing out.
 bool inside(const std::string& p) {
@@ -38,7 +30,7 @@ bool inside(const std::string& p) {
 
 Status read_name_and_path(const Fields& f, const Node& item, std::string& name, std::string& path) {
   TARMAC_TRY(f.required("name", name));
-  if (!valid_name(name))
+  if (!is_plain_name(name, 255))
     return item.error_at(item.child_path("name"),
                          "\"" + name + "\" is not a valid name (letters, digits, '-', '_', '.')");
   TARMAC_TRY(f.text("path", path));

@@ -39,7 +39,6 @@ class EmbeddedPostgres {
   std::string conninfo(const std::string& dbname = "postgres") const;
   Status create_database(const std::string& name);
   int port() const { return options_.port; }
-  pid_t pid() const { return pid_; }
 
   // Fast shutdown (SIGINT: clients are disconnected, committed data stays) and wait.
   Status stop();

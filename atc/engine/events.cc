@@ -19,6 +19,10 @@ Status EventWriter::write(const std::string& type, const std::string& version,
   return ok_status();
 }
 
+Status EventWriter::waiting_for_worker(const std::string& o) {
+  return write("waiting-for-worker", "1.0", {{"origin", origin(o)}});
+}
+
 Status EventWriter::selected_worker(const std::string& o, const std::string& worker) {
   return write("selected-worker", "1.0", {{"origin", origin(o)}, {"selected_worker", worker}});
 }

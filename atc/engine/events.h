@@ -14,6 +14,7 @@ class EventWriter {
  public:
   EventWriter(db::BuildStore& builds, int64_t build_id) : builds_(builds), build_(build_id) {}
 
+  Status waiting_for_worker(const std::string& origin);
   Status selected_worker(const std::string& origin, const std::string& worker);
   Status initialize_task(const std::string& origin, const nlohmann::json& config);
   Status start_task(const std::string& origin);
@@ -21,10 +22,6 @@ class EventWriter {
   Status finish_task(const std::string& origin, int exit_status);
   Status error(const std::string& origin, const std::string& message);
   Status status(const std::string& status);
-  // Any other event type; "time" is added.
-  Status write_raw(const std::string& type, const std::string& version, nlohmann::json data) {
-    return write(type, version, std::move(data));
-  }
 
  private:
   Status write(const std::string& type, const std::string& version, nlohmann::json data);

@@ -5,6 +5,7 @@
 #include <cerrno>
 
 #include "common/grpc/status.h"
+#include "common/names.h"
 
 namespace tarmac::atc {
 
@@ -16,17 +17,9 @@ grpc::Status invalid(const std::string& message) {
   return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, message);
 }
 
-// A worker's name becomes a row key, a log field and a certificate name: keep it plain.
-bool valid_name(const std::string& n) {
-  if (n.empty() || n.size() > 253) return false;
-  for (char c : n)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.'))
-      return false;
-  return true;
-}
-
 grpc::Status check_info(const v1::WorkerInfo& w) {
-  if (!valid_name(w.name()))
+  // The name becomes a row key, a log field and a certificate name.
+  if (!is_plain_name(w.name(), 253))
     return invalid("worker.name \"" + w.name() +
                    "\": expected 1-253 characters of letters, digits, '-', '_' or '.'");
   if (w.address().empty()) return invalid("worker " + w.name() + ": worker.address is empty");

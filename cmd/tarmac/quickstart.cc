@@ -6,8 +6,8 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <fstream>
 
+#include "atc/auth/password.h"
 #include "atc/db/embedded_postgres.h"
 #include "atc/web_node.h"
 #include "common/fs.h"
@@ -17,18 +17,6 @@
 
 namespace tarmac::cmd {
 namespace {
-
-std::string random_password() {
-  std::ifstream urandom("/dev/urandom", std::ios::binary);
-  const char* alphabet = "abcdefghijkmnopqrstuvwxyz23456789";
-  std::string out;
-  for (int i = 0; i < 16; ++i) {
-    unsigned char c = 0;
-    urandom.read(reinterpret_cast<char*>(&c), 1);
-    out += alphabet[c % 33];
-  }
-  return out;
-}
 
 Status write_pair(const std::string& dir, const std::string& name, const tls::KeyPair& kp) {
   TARMAC_TRY(fs::write_file_atomic(dir + "/" + name + ".key", kp.key_pem, 0600, true));
@@ -106,7 +94,7 @@ int run_quickstart(QuickstartCommand& o) {
   if (admin.empty()) {
     std::string path = o.work_dir + "/admin-password";
     auto saved = fs::read_file(path);
-    std::string password = saved && !saved->empty() ? *saved : random_password();
+    std::string password = saved && !saved->empty() ? *saved : atc::auth::random_hex(8);
     if (!saved) (void)fs::write_file_atomic(path, password, 0600, true);
     admin = "admin:" + password;
   }

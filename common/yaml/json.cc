@@ -1,16 +1,16 @@
 #include "common/yaml/json.h"
 
+#include "common/yaml/node.h"
+
 #include <cerrno>
 #include <cstdlib>
 
 namespace tarmac::yaml {
 namespace {
 
-bool plain(const YAML::Node& n) { return n.Tag() != "!" && n.Tag() != "tag:yaml.org,2002:str"; }
-
 nlohmann::json scalar(const YAML::Node& n) {
   const std::string& s = n.Scalar();
-  if (!plain(n)) return s;
+  if (quoted(n)) return s;
   if (s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL") return nullptr;
   bool b = false;
   if (YAML::convert<bool>::decode(n, b)) return b;
