@@ -3,19 +3,25 @@
 #include <nlohmann/json.hpp>
 
 #include <cerrno>
+#include <functional>
 
 namespace tarmac::atc::db {
 namespace {
 
 namespace v1 = registry::v1;
 
-constexpr const char* kSelect =
-    "SELECT w.name, w.address, w.platform, w.tags, coalesce(t.name, '') AS team,"
-    " w.resource_types::text AS resource_types, w.version, w.active_containers,"
-    " w.active_volumes, w.active_tasks, w.start_time, w.ephemeral, w.state,"
-    " w.heartbeat_interval_ms, w.ttl_ms,"
-    " (extract(epoch FROM w.expires_at) * 1000)::bigint AS expires_ms"
-    " FROM workers w LEFT JOIN teams t ON t.id = w.team_id";
+// A worker row as WorkerRecord reads it; unqualified, so it serves SELECT and RETURNING alike
+// (a beat is one round trip).
+constexpr const char* kColumns =
+    " name, address, platform, tags,"
+    " coalesce((SELECT t.name FROM teams t WHERE t.id = workers.team_id), '') AS team,"
+    " resource_types::text AS resource_types, version, active_containers, active_volumes,"
+    " active_tasks, start_time, ephemeral, state, heartbeat_interval_ms, ttl_ms,"
+    " (extract(epoch FROM expires_at) * 1000)::bigint AS expires_ms";
+
+std::string select_workers(const std::string& rest) {
+  return std::string("SELECT") + kColumns + " FROM workers " + rest;
+}
 
 // Containers of builds that have not finished hold a draining worker.
 constexpr const char* kBusy =
@@ -129,19 +135,18 @@ Result<WorkerRecord> WorkerStore::save(const v1::WorkerInfo& info) {
       "  active_volumes = EXCLUDED.active_volumes, active_tasks = EXCLUDED.active_tasks,"
       "  start_time = EXCLUDED.start_time, ephemeral = EXCLUDED.ephemeral,"
       "  state = EXCLUDED.state, heartbeat_interval_ms = EXCLUDED.heartbeat_interval_ms,"
-      "  ttl_ms = EXCLUDED.ttl_ms, expires_at = EXCLUDED.expires_at, registered_at = now()",
+      "  ttl_ms = EXCLUDED.ttl_ms, expires_at = EXCLUDED.expires_at, registered_at = now()"
+      " RETURNING" +
+          std::string(kColumns),
       info.name(), info.address(), info.platform().empty() ? std::string("linux") : info.platform(),
       std::vector<std::string>(info.tags().begin(), info.tags().end()), team,
       resource_types_json(info).dump(), info.version(), info.active_containers(),
       info.active_volumes(), info.active_tasks(), info.start_time(), info.ephemeral(), state,
       info.heartbeat_interval_ms(), ttl_ms(info));
   if (!r) return std::move(r).error().wrap("save worker " + info.name());
-  if (r->affected() == 0)
+  if (r->empty())
     return Error("save worker " + info.name() + ": team \"" + info.team() + "\" not found", ENOENT);
-  auto w = find(info.name());
-  if (!w) return std::move(w).error();
-  if (!*w) return not_found(info.name()).wrap("save worker");
-  return **w;
+  return record((*r)[0]);
 }
 
 Result<WorkerRecord> WorkerStore::beat(const v1::WorkerInfo& info) {
@@ -152,26 +157,24 @@ Result<WorkerRecord> WorkerStore::beat(const v1::WorkerInfo& info) {
       " expires_at = now() + $7::bigint * interval '1 millisecond',"
       " state = CASE WHEN state IN ('landing', 'retiring', 'landed') THEN state"
       "  WHEN $8::text IN ('landing', 'retiring') THEN $8 ELSE 'running' END"
-      " WHERE name = $1",
+      " WHERE name = $1 RETURNING" +
+          std::string(kColumns),
       info.name(), info.address(), info.active_containers(), info.active_volumes(),
       info.active_tasks(), info.heartbeat_interval_ms(), ttl_ms(info), stated);
   if (!r) return std::move(r).error().wrap("heartbeat of worker " + info.name());
-  if (r->affected() == 0) return not_found(info.name()).wrap("heartbeat");
-  auto w = find(info.name());
-  if (!w) return std::move(w).error();
-  if (!*w) return not_found(info.name()).wrap("heartbeat");
-  return **w;
+  if (r->empty()) return not_found(info.name()).wrap("heartbeat");
+  return record((*r)[0]);
 }
 
 Result<std::optional<WorkerRecord>> WorkerStore::find(const std::string& name) {
-  auto r = pool_.query(std::string(kSelect) + " WHERE w.name = $1", name);
+  auto r = pool_.query(select_workers("WHERE name = $1"), name);
   if (!r) return std::move(r).error().wrap("find worker " + name);
   if (r->empty()) return std::optional<WorkerRecord>();
   return std::optional<WorkerRecord>(record((*r)[0]));
 }
 
 Result<std::vector<WorkerRecord>> WorkerStore::list() {
-  auto r = pool_.exec(std::string(kSelect) + " ORDER BY w.name");
+  auto r = pool_.exec(select_workers("ORDER BY name"));
   if (!r) return std::move(r).error().wrap("list workers");
   std::vector<WorkerRecord> out;
   for (int i = 0; i < r->size(); ++i) out.push_back(record((*r)[i]));
@@ -182,11 +185,11 @@ Result<std::vector<WorkerRecord>> WorkerStore::available(const std::string& team
                                                          const std::string& platform,
                                                          const std::vector<std::string>& tags) {
   auto r =
-      pool_.query(std::string(kSelect) +
-                      " WHERE w.state = 'running' AND w.platform = $1"
-                      " AND (w.team_id IS NULL OR t.name = $2)"
-                      " AND (CASE WHEN cardinality($3::text[]) = 0 THEN cardinality(w.tags) = 0"
-                      " ELSE w.tags @> $3::text[] END) ORDER BY w.name",
+      pool_.query(select_workers("WHERE state = 'running' AND platform = $1"
+                                 " AND (team_id IS NULL OR team_id = (SELECT id FROM teams"
+                                 " WHERE name = $2)) AND (CASE WHEN cardinality($3::text[]) = 0"
+                                 " THEN cardinality(tags) = 0 ELSE tags @> $3::text[] END)"
+                                 " ORDER BY name"),
                   platform, team, tags);
   if (!r) return std::move(r).error().wrap("find workers for team " + team);
   std::vector<WorkerRecord> own, global;
@@ -200,16 +203,23 @@ Result<std::vector<WorkerRecord>> WorkerStore::available(const std::string& team
 namespace {
 
 // Sets `to` where the state is one of `from`; otherwise says why not.
+// Why `action` did not apply to worker `name`: it is gone (ENOENT), or `why` its state rules
+// it out (EBUSY).
+Status refusal(Pool& pool, const std::string& name, const std::string& action,
+               const std::function<std::string(const std::string&)>& why) {
+  auto now = pool.query("SELECT state FROM workers WHERE name = $1", name);
+  if (!now) return std::move(now).error().wrap(action + " worker " + name);
+  if (now->empty()) return not_found(name).wrap(action);
+  return Error(action + " worker " + name + ": " + why((*now)[0].str("state")), EBUSY);
+}
+
 Status set_state(Pool& pool, const std::string& name, const std::string& to,
                  const std::vector<std::string>& from, const std::string& action) {
   auto r = pool.query("UPDATE workers SET state = $2 WHERE name = $1 AND state = ANY($3)", name, to,
                       from);
   if (!r) return std::move(r).error().wrap(action + " worker " + name);
   if (r->affected() > 0) return ok_status();
-  auto now = pool.query("SELECT state FROM workers WHERE name = $1", name);
-  if (!now) return std::move(now).error().wrap(action + " worker " + name);
-  if (now->empty()) return not_found(name).wrap(action);
-  return Error(action + " worker " + name + ": it is " + (*now)[0].str("state"), EBUSY);
+  return refusal(pool, name, action, [](const std::string& state) { return "it is " + state; });
 }
 
 }  // namespace
@@ -232,12 +242,9 @@ Status WorkerStore::prune(const std::string& name) {
       name);
   if (!r) return std::move(r).error().wrap("prune worker " + name);
   if (r->affected() > 0) return ok_status();
-  auto now = pool_.query("SELECT state FROM workers WHERE name = $1", name);
-  if (!now) return std::move(now).error().wrap("prune worker " + name);
-  if (now->empty()) return not_found(name).wrap("prune");
-  return Error("prune worker " + name + ": cannot prune a " + (*now)[0].str("state") +
-                   " worker; only stalled or landed ones",
-               EBUSY);
+  return refusal(pool_, name, "prune", [](const std::string& state) {
+    return "cannot prune a " + state + " worker; only stalled or landed ones";
+  });
 }
 
 Status WorkerStore::remove(const std::string& name) {

@@ -10,7 +10,11 @@
 namespace tarmac::atc::engine {
 
 Engine::Engine(db::Pool& pool, db::WorkerStore& workers, EngineOptions options)
-    : pool_(pool), workers_(workers), builds_(pool), options_(std::move(options)) {}
+    : pool_(pool),
+      workers_(workers),
+      builds_(pool),
+      options_(std::move(options)),
+      clients_(options_.worker_tls) {}
 
 Engine::~Engine() { stop(); }
 
@@ -24,7 +28,6 @@ void Engine::stop() {
     if (stopping_) return;
     stopping_ = true;
   }
-  halt_ = true;
   cv_.notify_all();
   if (loop_.joinable()) loop_.join();
   for (auto& r : running_) r.thread.join();
@@ -81,7 +84,7 @@ void Engine::run_build(int64_t id) {
   EventWriter events(builds_, id);
   std::string status;
   auto plan = nlohmann::json::parse(build.plan.empty() ? "null" : build.plan, nullptr, false);
-  StepContext ctx{pool_, workers_, events, build, options_, halt_};
+  StepContext ctx{pool_, workers_, events, build, options_, stopping_, clients_};
   if (plan.is_object() && plan.contains("task")) {
     status = run_task_step(ctx, plan);
   } else {

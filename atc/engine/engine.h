@@ -11,6 +11,7 @@
 #include "atc/db/builds.h"
 #include "atc/db/pool.h"
 #include "atc/db/workers.h"
+#include "atc/engine/worker_client.h"
 #include "common/grpc/credentials.h"
 
 namespace tarmac::atc::engine {
@@ -42,11 +43,12 @@ class Engine {
   db::WorkerStore& workers_;
   db::BuildStore builds_;
   EngineOptions options_;
+  WorkerClients clients_;
   std::mutex mu_;
   std::condition_variable cv_;
-  bool stopping_ = false;
+  // Set under mu_ (for the loop's wait); read without it by running steps.
+  std::atomic<bool> stopping_{false};
   bool woken_ = false;
-  std::atomic<bool> halt_{false};  // read by running steps while they wait
   std::thread loop_;
   struct Running {
     std::thread thread;

@@ -31,7 +31,7 @@ Result<db::WorkerRecord> place(StepContext& ctx, const std::string& origin,
         return a.info.active_containers() < b.info.active_containers();
       });
     if (!said) {
-      (void)ctx.events.write_raw("waiting-for-worker", "1.0", {{"origin", {{"id", origin}}}});
+      (void)ctx.events.waiting_for_worker(origin);
       said = true;
     }
     std::this_thread::sleep_for(std::chrono::seconds(1));
@@ -100,7 +100,7 @@ std::string run_task_step(StepContext& ctx, const nlohmann::json& step) {
   if (!worker) return errored(ctx, origin, worker.error().message());
   const std::string& worker_name = worker->info.name();
   (void)ctx.events.selected_worker(origin, worker_name);
-  auto client = WorkerClient::connect(worker->info.address(), ctx.options.worker_tls);
+  auto client = ctx.clients.get(worker->info.address());
   if (!client) return errored(ctx, origin, client.error().message());
 
   // The image: one imported volume per host path, kept for later builds.

@@ -8,6 +8,7 @@
 #include "atc/db/workers.h"
 #include "atc/engine/engine.h"
 #include "atc/engine/events.h"
+#include "atc/engine/worker_client.h"
 
 namespace tarmac::atc::engine {
 
@@ -18,6 +19,7 @@ struct StepContext {
   const db::BuildRecord& build;
   const EngineOptions& options;
   const std::atomic<bool>& stopping;
+  WorkerClients& clients;
 };
 
 // Runs a task plan ({"id", "task": {"name", "config", "privileged", "tags"}}): picks a worker,

@@ -151,4 +151,14 @@ Result<int> WorkerClient::run(const std::string& handle, const wv1::ProcessSpec&
   return Error("run in " + handle + ": the worker ended the stream without an exit status", EIO);
 }
 
+Result<std::shared_ptr<WorkerClient>> WorkerClients::get(const std::string& address) {
+  std::lock_guard lock(mu_);
+  if (auto it = clients_.find(address); it != clients_.end()) return it->second;
+  auto c = WorkerClient::connect(address, tls_);
+  if (!c) return std::move(c).error();
+  std::shared_ptr<WorkerClient> shared = std::move(*c);
+  clients_[address] = shared;
+  return shared;
+}
+
 }  // namespace tarmac::atc::engine

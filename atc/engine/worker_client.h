@@ -3,6 +3,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "common/grpc/credentials.h"
@@ -41,6 +42,19 @@ class WorkerClient {
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<worker::v1::Containers::Stub> containers_;
   std::unique_ptr<baggageclaim::v1::Volumes::Stub> volumes_;
+};
+
+// One client per worker address, kept: a channel (and its TLS session) serves every step on
+// that worker instead of a handshake per step. gRPC channels reconnect by themselves.
+class WorkerClients {
+ public:
+  explicit WorkerClients(TlsFiles tls) : tls_(std::move(tls)) {}
+  Result<std::shared_ptr<WorkerClient>> get(const std::string& address);
+
+ private:
+  TlsFiles tls_;
+  std::mutex mu_;
+  std::map<std::string, std::shared_ptr<WorkerClient>> clients_;
 };
 
 }  // namespace tarmac::atc::engine
