@@ -50,6 +50,7 @@ Result<std::unique_ptr<WebNode>> WebNode::start(WebOptions options) {
   engine::EngineOptions eo;
   eo.worker_tls = o.registry_tls;
   eo.intercept_grace_s = o.one_off_grace.count();
+  eo.poll = o.build_tracker_interval;
   node->engine_ = std::make_unique<engine::Engine>(*node->pool_, *node->workers_, eo);
   node->engine_->start();
   std::string url = o.external_url;

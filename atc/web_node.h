@@ -47,6 +47,9 @@ struct WebOptions {
   std::chrono::milliseconds gc_interval{30000};
   // A container or volume missing from its worker's beats this long loses its row.
   std::chrono::milliseconds missing_grace{std::chrono::minutes(5)};
+  // How often the engine looks for pending builds made elsewhere (builds made through this
+  // node's API are taken at once).
+  std::chrono::milliseconds build_tracker_interval{1000};
   // A finished one-off build's containers stay this long for `fly intercept`.
   std::chrono::seconds one_off_grace{std::chrono::minutes(5)};
 

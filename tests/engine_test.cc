@@ -153,6 +153,23 @@ TEST_F(EngineTest, AbortStopsTheRunningTask) {
   EXPECT_EQ(events(id).back()["data"]["status"], "aborted");
 }
 
+// A build no worker can take waits, says so, and can still be aborted.
+TEST_F(EngineTest, AbortWhileWaitingForAWorker) {
+  ASSERT_TRUE(wait_worker(in_state("running")));
+  int64_t id = run_script("true", R"({"platform": "plan9"})");
+  bool waiting = false;
+  for (int i = 0; i < 200 && !waiting; ++i) {
+    for (auto& e : events(id))
+      if (e["event"] == "waiting-for-worker") waiting = true;
+    if (!waiting) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(waiting) << web_->log();
+  ASSERT_EQ(
+      http(web_->port(), "PUT", "/api/v1/builds/" + std::to_string(id) + "/abort", admin_).status,
+      204);
+  EXPECT_EQ(wait_build(id), "aborted") << web_->log();
+}
+
 // A worker killed mid-task: the build ends errored with a message naming the worker, and does
 // not hang.
 TEST_F(EngineTest, WorkerLostMidTaskErrorsTheBuild) {

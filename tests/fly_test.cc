@@ -67,6 +67,15 @@ TEST_F(FlyTest, WorkersLandPrune) {
                          " 3000, now() + interval '1 h', 3),"
                          " ('w2', '10.0.0.2:7777', 'linux', '{}', 'stalled', 1000, 3000, now(), 0)")
                   .ok());
+  // A running build's container holds w1 in landing (the GC pass would land it otherwise).
+  atc::db::BuildStore builds(*pool_);
+  auto b = builds.create_one_off("main", "{}", "admin");
+  ASSERT_TRUE(b.ok() && builds.start(b->id).ok());
+  ASSERT_TRUE(pool_
+                  ->query("INSERT INTO containers (handle, worker_name, state, build_id)"
+                          " VALUES ('c1', 'w1', 'created', $1)",
+                          b->id)
+                  .ok());
   std::string out;
   ASSERT_EQ(fly("-t ci workers --print-table-headers", &out), 0) << out;
   EXPECT_NE(out.find("name  containers  platform  tags  team  state"), std::string::npos) << out;

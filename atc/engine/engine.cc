@@ -43,13 +43,16 @@ void Engine::wake() {
 }
 
 void Engine::loop() {
+  bool took = false;
   for (;;) {
     {
+      // After a claim, look again at once: more builds may be waiting.
       std::unique_lock lock(mu_);
-      cv_.wait_for(lock, options_.poll, [this] { return stopping_ || woken_; });
+      if (!took) cv_.wait_for(lock, options_.poll, [this] { return stopping_ || woken_; });
       if (stopping_) return;
       woken_ = false;
     }
+    took = false;
     // Claimed in one statement: a build another node took is skipped, not waited for.
     auto claimed = pool_.exec(
         "UPDATE builds SET status = 'started', start_time = now() WHERE id = ("
@@ -60,6 +63,7 @@ void Engine::loop() {
       continue;
     }
     if (claimed->empty()) continue;
+    took = true;
     int64_t id = (*claimed)[0].i64("id");
     auto done = std::make_shared<std::atomic<bool>>(false);
     std::lock_guard lock(mu_);

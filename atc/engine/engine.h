@@ -18,7 +18,7 @@ namespace tarmac::atc::engine {
 
 struct EngineOptions {
   TlsFiles worker_tls;  // the web node's certificate for dialing workers
-  std::chrono::milliseconds poll{250};
+  std::chrono::milliseconds poll{1000};
   // A finished one-off build's containers stay this long for `fly intercept`.
   int64_t intercept_grace_s = 300;
 };

@@ -18,7 +18,7 @@ std::string errored(StepContext& ctx, const std::string& origin, const std::stri
 }
 
 // The worker with the fewest active containers among those the step may use; waits (and
-// says so once) while there is none.
+// says so once) while there is none, until the build is aborted (ECANCELED).
 Result<db::WorkerRecord> place(StepContext& ctx, const std::string& origin,
                                const config::TaskConfig& config,
                                const std::vector<std::string>& tags) {
@@ -35,6 +35,8 @@ Result<db::WorkerRecord> place(StepContext& ctx, const std::string& origin,
       said = true;
     }
     std::this_thread::sleep_for(std::chrono::seconds(1));
+    auto b = db::BuildStore(ctx.pool).find(ctx.build.id);
+    if (b && *b && (*b)->aborted) return Error("aborted while waiting for a worker", ECANCELED);
   }
   return Error("the web node is stopping", EAGAIN);
 }
@@ -97,6 +99,7 @@ std::string run_task_step(StepContext& ctx, const nlohmann::json& step) {
   bool privileged = task.value("privileged", false);
 
   auto worker = place(ctx, origin, *config, tags);
+  if (!worker && worker.error().errnum() == ECANCELED) return "aborted";
   if (!worker) return errored(ctx, origin, worker.error().message());
   const std::string& worker_name = worker->info.name();
   (void)ctx.events.selected_worker(origin, worker_name);

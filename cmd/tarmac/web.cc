@@ -88,6 +88,10 @@ CLI::App* add_web(CLI::App& app, WebCommand& o) {
                   "Seconds a finished one-off build's containers stay for intercept")
       ->check(CLI::Range(0.0, 604800.0))
       ->capture_default_str();
+  web->add_option("--build-tracker-interval", o.build_tracker_interval_s,
+                  "Seconds between looks for pending builds made through other web nodes")
+      ->check(CLI::Range(0.01, 86400.0))
+      ->capture_default_str();
   web->add_option("--auth-duration", o.auth_duration_h, "Hours a login token lasts")
       ->check(CLI::Range(0.01, 8760.0))
       ->capture_default_str();
@@ -107,6 +111,8 @@ Result<std::unique_ptr<atc::WebNode>> start_web_node(WebCommand& o) {
   o.web.gc_interval = std::chrono::milliseconds(static_cast<int64_t>(o.gc_interval_s * 1000));
   o.web.missing_grace = std::chrono::milliseconds(static_cast<int64_t>(o.missing_grace_s * 1000));
   o.web.one_off_grace = std::chrono::seconds(static_cast<int64_t>(o.one_off_grace_s));
+  o.web.build_tracker_interval =
+      std::chrono::milliseconds(static_cast<int64_t>(o.build_tracker_interval_s * 1000));
   o.web.token_ttl = std::chrono::seconds(static_cast<int64_t>(o.auth_duration_h * 3600));
   return atc::WebNode::start(o.web);
 }

@@ -22,7 +22,8 @@ struct WebCommand {
   std::string tsa_bind_ip = "127.0.0.1";
   int tsa_bind_port = 2222;
   std::vector<std::string> local_users;  // "name:password"
-  double gc_interval_s = 30, missing_grace_s = 300, one_off_grace_s = 300, auth_duration_h = 24;
+  double gc_interval_s = 30, missing_grace_s = 300, one_off_grace_s = 300, auth_duration_h = 24,
+         build_tracker_interval_s = 1;
 };
 
 void add_postgres_flags(CLI::App* cmd, PostgresFlags& flags);
