@@ -1,5 +1,7 @@
 #include "atc/web_node.h"
 
+#include "atc/db/artifacts.h"
+
 #include <spdlog/spdlog.h>
 
 #include "atc/api/api_server.h"
@@ -51,11 +53,17 @@ Result<std::unique_ptr<WebNode>> WebNode::start(WebOptions options) {
   eo.worker_tls = o.registry_tls;
   eo.intercept_grace_s = o.one_off_grace.count();
   eo.poll = o.build_tracker_interval;
+  eo.placement = o.placement;
   node->engine_ = std::make_unique<engine::Engine>(*node->pool_, *node->workers_, eo);
   node->engine_->start();
   std::string url = o.external_url;
-  api::ApiContext ctx{*node->pool_, *node->accounts_, *node->workers_,
-                      url,          o.cluster_name,   [e = node->engine_.get()] { e->wake(); }};
+  api::ApiContext ctx{*node->pool_,
+                      *node->accounts_,
+                      *node->workers_,
+                      url,
+                      o.cluster_name,
+                      [e = node->engine_.get()] { e->wake(); },
+                      node->engine_->clients()};
   auto api = ApiServer::start(http, std::move(ctx));
   if (!api) return std::move(api).error().wrap("web");
   node->api_ = std::move(*api);
@@ -111,6 +119,10 @@ void WebNode::periodic() {
     });
     if (!workers) spdlog::warn("web: {}", workers.error().what());
     auto gc = db::run_if_due(*pool_, "gc", options_.gc_interval, [this]() -> Status {
+      // An upload no build claimed within an hour is abandoned (fly uploads right before it
+      // creates the build).
+      auto expired = db::ArtifactStore(*pool_).expire(3600);
+      if (!expired) return std::move(expired).error();
       auto n = gc_->mark_orphans();
       if (!n) return std::move(n).error();
       if (n->containers || n->volumes)

@@ -8,6 +8,7 @@
 #include <thread>
 #include <utility>
 #include <vector>
+#include "atc/engine/placement.h"
 
 #include "atc/db/gc.h"
 #include "atc/db/pool.h"
@@ -50,6 +51,7 @@ struct WebOptions {
   // How often the engine looks for pending builds made elsewhere (builds made through this
   // node's API are taken at once).
   std::chrono::milliseconds build_tracker_interval{1000};
+  engine::PlacementOptions placement;
   // A finished one-off build's containers stay this long for `fly intercept`.
   std::chrono::seconds one_off_grace{std::chrono::minutes(5)};
 

@@ -1,6 +1,7 @@
-# cmake -DOUT=file.cc -DFILES="a.up.sql;b.up.sql" -P embed_migrations.cmake
+# cmake -DOUT=file.cc -DFILES="a.up.sql|b.up.sql" -P embed_migrations.cmake
 # Writes the migrations into C++ so the tarmac binary carries its schema with it.
 set(body "")
+string(REPLACE "|" ";" FILES "${FILES}")
 list(SORT FILES)
 foreach(f IN LISTS FILES)
   get_filename_component(name "${f}" NAME)

@@ -2,7 +2,10 @@
 
 #include <curl/curl.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstring>
+#include <optional>
 
 namespace tarmac::fly {
 namespace {
@@ -15,15 +18,42 @@ struct CurlGlobal {
 struct Transfer {
   std::string body;
   std::map<std::string, std::string> headers;
+  // Set: a 2xx body goes here as it arrives instead of into `body`.
   const std::function<bool(const std::string&)>* on_data = nullptr;
+  // Set: the request body is pulled from here (sent chunked).
+  const std::function<Result<std::string>()>* upload = nullptr;
+  std::string pending;  // pulled but not yet handed to libcurl
+  size_t pending_at = 0;
+  std::optional<Error> upload_error;
+  CURL* curl = nullptr;
 };
 
 size_t on_body(char* p, size_t size, size_t n, void* user) {
   auto* t = static_cast<Transfer*>(user);
   std::string chunk(p, size * n);
-  if (t->on_data) return (*t->on_data)(chunk) ? chunk.size() : 0;
+  long status = 0;
+  curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &status);
+  if (t->on_data && status / 100 == 2) return (*t->on_data)(chunk) ? chunk.size() : 0;
   t->body += chunk;
   return chunk.size();
+}
+
+size_t on_read(char* p, size_t size, size_t n, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  while (t->pending_at == t->pending.size()) {
+    auto next = (*t->upload)();
+    if (!next) {
+      t->upload_error = std::move(next).error();
+      return CURL_READFUNC_ABORT;
+    }
+    if (next->empty()) return 0;  // the end
+    t->pending = std::move(*next);
+    t->pending_at = 0;
+  }
+  size_t len = std::min(size * n, t->pending.size() - t->pending_at);
+  std::memcpy(p, t->pending.data() + t->pending_at, len);
+  t->pending_at += len;
+  return len;
 }
 
 size_t on_header(char* p, size_t size, size_t n, void* user) {
@@ -47,6 +77,7 @@ Result<long> perform(const Target& target, const std::string& method, const std:
   static CurlGlobal global;
   CURL* c = curl_easy_init();
   if (!c) return Error("http: cannot start libcurl", ENOMEM);
+  t.curl = c;
   std::string url = target.api + route;
   curl_slist* list = nullptr;
   if (!target.token_value.empty())
@@ -54,7 +85,13 @@ Result<long> perform(const Target& target, const std::string& method, const std:
   for (const auto& [k, v] : headers) list = curl_slist_append(list, (k + ": " + v).c_str());
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());
   curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
-  if (!body.empty() || method == "POST" || method == "PUT") {
+  if (t.upload) {
+    list = curl_slist_append(list, "Transfer-Encoding: chunked");
+    list = curl_slist_append(list, "Expect:");
+    curl_easy_setopt(c, CURLOPT_POST, 1L);
+    curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
+    curl_easy_setopt(c, CURLOPT_READDATA, &t);
+  } else if (!body.empty() || method == "POST" || method == "PUT") {
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data());
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
   }
@@ -81,6 +118,7 @@ Result<long> perform(const Target& target, const std::string& method, const std:
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
   curl_slist_free_all(list);
   curl_easy_cleanup(c);
+  if (t.upload_error) return t.upload_error->wrap(method + " " + url);
   if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && t.on_data))
     return Error(method + " " + url + ": " + curl_easy_strerror(rc), EAGAIN);
   return status;
@@ -112,6 +150,25 @@ Result<long> Client::stream(const std::string& route,
   Transfer t;
   t.on_data = &on_data;
   return perform(target_, "GET", route, "", headers, t);
+}
+
+Result<Reply> Client::upload(const std::string& route,
+                             const std::map<std::string, std::string>& headers,
+                             const std::function<Result<std::string>()>& read) {
+  Transfer t;
+  t.upload = &read;
+  auto status = perform(target_, "POST", route, "", headers, t);
+  if (!status) return std::move(status).error();
+  return Reply{*status, std::move(t.body), std::move(t.headers)};
+}
+
+Result<Reply> Client::download(const std::string& route,
+                               const std::function<bool(const std::string&)>& on_data) {
+  Transfer t;
+  t.on_data = &on_data;
+  auto status = perform(target_, "GET", route, "", {}, t);
+  if (!status) return std::move(status).error();
+  return Reply{*status, std::move(t.body), std::move(t.headers)};
 }
 
 Result<nlohmann::json> Client::get_json(const std::string& route) {

@@ -31,6 +31,14 @@ class Client {
   Result<long> stream(const std::string& route, const std::map<std::string, std::string>& headers,
                       const std::function<bool(const std::string&)>& on_data);
 
+  // POST with a body pulled from `read` as it is sent ("" = the end), chunked.
+  Result<Reply> upload(const std::string& route, const std::map<std::string, std::string>& headers,
+                       const std::function<Result<std::string>()>& read);
+  // GET handing a 2xx body to `on_data` as it arrives (any other answer's body is in the
+  // Reply); a transfer cut short is an error.
+  Result<Reply> download(const std::string& route,
+                         const std::function<bool(const std::string&)>& on_data);
+
   // The JSON of a 2xx answer; other answers become errors with the server's message ("not
   // authorized" for 401, with a hint to log in).
   Result<nlohmann::json> get_json(const std::string& route);

@@ -21,8 +21,9 @@ struct LoginOptions {
 
 struct ExecuteOptions {
   std::string config;
-  std::vector<std::string> inputs, outputs, tags;
+  std::vector<std::string> inputs, outputs, tags;  // inputs, outputs: name=path
   bool privileged = false;
+  bool include_ignored = false;
 };
 
 // Each returns fly's exit code and prints errors as fly does ("error: …" on stderr).

@@ -1,33 +1,103 @@
-// execute: a one-off build of a task config, watched to its end.
+// execute: a one-off build of a task config with local inputs, watched to its end, its
+// outputs downloaded.
 #include <pthread.h>
 #include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
+#include <map>
 #include <thread>
 
 #include "atc/config/task_config.h"
+#include "fly/artifacts.h"
 #include "fly/context.h"
 
 namespace tarmac::fly {
+namespace {
+
+// "name=path" pairs of -i/-o, in order.
+Result<std::vector<std::pair<std::string, std::string>>> pairs(
+    const std::vector<std::string>& flags, const char* flag) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& f : flags) {
+    size_t eq = f.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == f.size())
+      return Error(std::string(flag) + " " + f + ": expected NAME=PATH", EINVAL);
+    out.emplace_back(f.substr(0, eq), f.substr(eq + 1));
+  }
+  return out;
+}
+
+struct Plan {
+  int next_id = 0;
+  std::string id() { return std::to_string(++next_id); }
+};
+
+}  // namespace
 
 int execute(const Global& g, const ExecuteOptions& o) {
   auto config = atc::config::load_task_config(o.config);
   if (!config) return fail(config.error());
-  if (!o.inputs.empty())
-    return fail("-i " + o.inputs[0] + ": uploading inputs is not supported yet");
-  for (const auto& in : config->inputs)
-    if (!in.optional)
-      return fail("missing required input `" + in.name +
-                  "` (uploading inputs with -i is not supported yet)");
-  if (!o.outputs.empty())
-    return fail("-o " + o.outputs[0] + ": downloading outputs is not supported yet");
+  auto inputs = pairs(o.inputs, "-i");
+  if (!inputs) return fail(inputs.error());
+  auto outputs = pairs(o.outputs, "-o");
+  if (!outputs) return fail(outputs.error());
+
+  std::map<std::string, std::string> input_paths;
+  for (const auto& [name, path] : *inputs) {
+    bool known = false;
+    for (const auto& in : config->inputs) known = known || in.name == name;
+    if (!known) return fail("unknown input `" + name + "`");
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) return fail(sys_error(path));
+    if (!S_ISDIR(st.st_mode)) return fail(path + " not a folder");
+    input_paths[name] = path;
+  }
+  // As fly: an input named like the current directory is the current directory.
+  std::string cwd_name = std::filesystem::current_path().filename().string();
+  for (const auto& in : config->inputs) {
+    if (input_paths.count(in.name)) continue;
+    if (in.name == cwd_name) {
+      input_paths[in.name] = std::filesystem::current_path().string();
+    } else if (!in.optional) {
+      return fail("missing required input `" + in.name + "`");
+    }
+  }
+  for (const auto& [name, path] : *outputs) {
+    bool known = false;
+    for (const auto& out : config->outputs) known = known || out.name == name;
+    if (!known) return fail("unknown output '" + name + "'");
+  }
   auto client = client_for(g);
   if (!client) return fail(client.error());
 
+  Plan plan;
+  nlohmann::json input_steps = nlohmann::json::array();
+  for (const auto& [name, path] : input_paths) {
+    std::fprintf(stderr, "uploading %s\n", name.c_str());
+    auto id = upload_input(*client, {path, o.include_ignored, config->platform, o.tags});
+    if (!id) return fail(id.error().wrap("input " + name));
+    input_steps.push_back(
+        {{"id", plan.id()}, {"artifact_input", {{"artifact_id", *id}, {"name", name}}}});
+  }
   nlohmann::json task = {
       {"name", "one-off"}, {"config", atc::config::to_json(*config)}, {"privileged", o.privileged}};
   if (!o.tags.empty()) task["tags"] = o.tags;
-  nlohmann::json plan = {{"id", "one-off"}, {"task", task}};
+  nlohmann::json steps = {{{"id", plan.id()}, {"in_parallel", {{"steps", input_steps}}}},
+                          {{"id", plan.id()}, {"task", task}}};
+  nlohmann::json body = {{"id", plan.id()}, {"do", steps}};
+  if (!outputs->empty()) {
+    nlohmann::json output_steps = nlohmann::json::array();
+    for (const auto& [name, path] : *outputs)
+      output_steps.push_back({{"id", plan.id()}, {"artifact_output", {{"name", name}}}});
+    body = {{"id", plan.id()},
+            {"ensure",
+             {{"step", body},
+              {"ensure", {{"id", plan.id()}, {"in_parallel", {{"steps", output_steps}}}}}}}};
+  }
+
   // Ctrl-C aborts the build (and the watch then ends with its status), as fly does.
   sigset_t signals;
   sigemptyset(&signals);
@@ -36,7 +106,7 @@ int execute(const Global& g, const ExecuteOptions& o) {
   sigaddset(&signals, SIGUSR2);  // "the watch is over" from this thread
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   auto r = client->request("POST", "/api/v1/teams/" + client->target().team + "/builds",
-                           plan.dump(), {{"Content-Type", "application/json"}});
+                           body.dump(), {{"Content-Type", "application/json"}});
   if (!r) return fail(r.error());
   if (r->status != 201) return fail(http_error("create build", *r));
   auto build = nlohmann::json::parse(r->body, nullptr, false);
@@ -55,6 +125,24 @@ int execute(const Global& g, const ExecuteOptions& o) {
   // Wake the interrupter if no signal came.
   pthread_kill(interrupter.native_handle(), SIGUSR2);
   interrupter.join();
+  if (outputs->empty()) return code;
+
+  auto listed = client->get_json("/api/v1/builds/" + id + "/artifacts");
+  if (!listed) return fail(listed.error().wrap("downloading failed"));
+  std::map<std::string, int64_t> artifacts;
+  for (const auto& a : *listed)
+    if (a.is_object()) artifacts[a.value("name", "")] = a.value("id", int64_t{0});
+  for (const auto& [name, path] : *outputs) {
+    auto it = artifacts.find(name);
+    if (it == artifacts.end()) {
+      std::fprintf(stderr, "output %s: the build kept no such artifact\n", name.c_str());
+      code = code ? code : 1;
+      continue;
+    }
+    std::fprintf(stderr, "downloading %s\n", name.c_str());
+    if (auto s = download_output(*client, it->second, path); !s.ok())
+      return fail(std::move(s).error().wrap("downloading failed: output " + name));
+  }
   return code;
 }
 

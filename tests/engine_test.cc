@@ -1,6 +1,11 @@
 // One-off builds run by the web node's engine on a real worker: placement, the image from a
 // host directory, output as log events, exit codes to statuses, fly watch, and GC of the
 // build's container and volume after the grace period.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+
 #include "tests/web_worker_fixture.h"
 
 namespace tarmac::testing {
@@ -223,6 +228,89 @@ TEST_F(EngineTest, FlyExecute) {
            "platform: linux\nrootfs_uri: raw:///x\ninputs: [{name: src}]\nrun: {path: ls}\n");
   EXPECT_NE(run_host(fly + "-t ci execute -c " + needs + " 2>&1", &out), 0);
   EXPECT_NE(out.find("missing required input `src`"), std::string::npos) << out;
+}
+
+// fly execute -i/-o: the input goes up as git would send it (.gitignore respected unless
+// -x), modes and symlinks intact both ways; a missing optional input is just absent; outputs
+// come back into the given directory; privileged tasks get their inputs too.
+TEST_F(EngineTest, FlyExecuteInputsAndOutputs) {
+  ASSERT_TRUE(wait_worker(in_state("running")));
+  TempDir home("tarmac-fly-home");
+  std::string fly = fly_in(home);
+  ASSERT_EQ(fly_login(home), 0);
+  std::string src = home.path() + "/src";
+  ASSERT_TRUE(fs::make_dirs(src + "/bin").ok());
+  ASSERT_TRUE(fs::make_dirs(src + "/build").ok());
+  ASSERT_TRUE(fs::write_file(src + "/a.txt", "alpha\n").ok());
+  ASSERT_TRUE(fs::write_file(src + "/bin/run.sh", "#!/bin/sh\necho run\n").ok());
+  ASSERT_TRUE(fs::write_file(src + "/ignored.log", "noise").ok());
+  ASSERT_TRUE(fs::write_file(src + "/build/junk", "junk").ok());
+  ASSERT_TRUE(fs::write_file(src + "/.gitignore", "*.log\nbuild/\n").ok());
+  ASSERT_EQ(::chmod((src + "/a.txt").c_str(), 0640), 0);
+  ASSERT_EQ(::chmod((src + "/bin/run.sh").c_str(), 0755), 0);
+  ASSERT_EQ(::symlink("a.txt", (src + "/link").c_str()), 0);
+  ASSERT_EQ(run_host("cd " + src + " && git init -q && git add a.txt bin link .gitignore"), 0);
+  ASSERT_TRUE(fs::write_file(src + "/untracked.txt", "new").ok());
+
+  std::string task = home.path() + "/task.yml";
+  ASSERT_TRUE(fs::write_file(task, "platform: linux\nrootfs_uri: raw://" + shared_busybox_rootfs() +
+                                       "\ninputs:\n- name: src\n- name: opt\n  optional: true\n"
+                                       "outputs:\n- name: out\ncaches:\n- path: cache\n"
+                                       "run:\n  path: sh\n  args:\n  - -exc\n  - |\n"
+                                       "    test -x src/bin/run.sh\n"
+                                       "    test ! -e opt && echo no-opt\n"
+                                       "    test -d cache\n"
+                                       "    cp -a src/. out/\n"
+                                       "    echo made > out/made.txt\n"
+                                       "    chmod 0700 out/made.txt\n"
+                                       "    ln -s made.txt out/made-link\n")
+                  .ok());
+  std::string dest = home.path() + "/dest";
+  std::string out;
+  ASSERT_EQ(
+      run_host(fly + "-t ci execute -c " + task + " -i src=" + src + " -o out=" + dest + " 2>&1",
+               &out),
+      0)
+      << out;
+  EXPECT_NE(out.find("no-opt"), std::string::npos) << out;
+  auto text = fs::read_file(dest + "/a.txt");
+  ASSERT_TRUE(text.ok()) << out;
+  EXPECT_EQ(*text, "alpha\n");
+  struct stat st {};
+  ASSERT_EQ(::lstat((dest + "/a.txt").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0640u);
+  ASSERT_EQ(::lstat((dest + "/bin/run.sh").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0755u);
+  ASSERT_EQ(::lstat((dest + "/made.txt").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0700u);
+  char target[64] = {};
+  ASSERT_GT(::readlink((dest + "/link").c_str(), target, sizeof target - 1), 0);
+  EXPECT_STREQ(target, "a.txt");
+  std::memset(target, 0, sizeof target);
+  ASSERT_GT(::readlink((dest + "/made-link").c_str(), target, sizeof target - 1), 0);
+  EXPECT_STREQ(target, "made.txt");
+  EXPECT_TRUE(fs::exists(dest + "/untracked.txt"));
+  EXPECT_FALSE(fs::exists(dest + "/ignored.log"));
+  EXPECT_FALSE(fs::exists(dest + "/build"));
+
+  // -x sends what .gitignore leaves out; -p runs privileged with the same inputs.
+  std::string all = home.path() + "/all";
+  ASSERT_EQ(run_host(fly + "-t ci execute -c " + task + " -x -p -i src=" + src + " -o out=" + all +
+                         " 2>&1",
+                     &out),
+            0)
+      << out;
+  EXPECT_TRUE(fs::exists(all + "/ignored.log")) << out;
+  EXPECT_TRUE(fs::exists(all + "/build/junk")) << out;
+
+  // Bad flags are refused before anything is uploaded.
+  EXPECT_NE(run_host(fly + "-t ci execute -c " + task + " -i nope=" + src + " 2>&1", &out), 0);
+  EXPECT_NE(out.find("unknown input `nope`"), std::string::npos) << out;
+  EXPECT_NE(run_host(fly + "-t ci execute -c " + task + " -i src=" + src + "/a.txt 2>&1", &out), 0);
+  EXPECT_NE(out.find("a.txt not a folder"), std::string::npos) << out;
+  EXPECT_NE(run_host(fly + "-t ci execute -c " + task + " -i src=" + src + " -o bad=x 2>&1", &out),
+            0);
+  EXPECT_NE(out.find("unknown output 'bad'"), std::string::npos) << out;
 }
 
 }  // namespace

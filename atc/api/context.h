@@ -7,6 +7,7 @@
 #include "atc/auth/accounts.h"
 #include "atc/db/pool.h"
 #include "atc/db/workers.h"
+#include "atc/engine/worker_client.h"
 
 namespace tarmac::atc::api {
 
@@ -19,6 +20,8 @@ struct ApiContext {
   std::string cluster_name;
   // Told when a build is created, so the engine of this node can take it at once.
   std::function<void()> build_created;
+  // The web node's clients of workers' volume services (artifact uploads and downloads).
+  engine::WorkerClients& clients;
 };
 
 using AuthedHandler = std::function<Response(Request&, const auth::Identity&)>;
@@ -38,5 +41,9 @@ void add_team_routes(Router& r, ApiContext& ctx);
 void add_worker_routes(Router& r, ApiContext& ctx);
 void add_container_volume_routes(Router& r, ApiContext& ctx);
 void add_build_routes(Router& r, ApiContext& ctx);
+void add_artifact_routes(Router& r, ApiContext& ctx);
+
+// Build ids and the like in paths: digits only, no sign, no overflow.
+std::optional<int64_t> parse_id(const std::string& s);
 
 }  // namespace tarmac::atc::api

@@ -10,6 +10,12 @@ Response json_response(int status, const nlohmann::json& body) {
   return r;
 }
 
+Response empty_response(int status) {
+  Response r;
+  r.status = status;
+  return r;
+}
+
 Response error_response(int status, const std::string& message) {
   Response r;
   r.status = status;
@@ -35,8 +41,10 @@ std::string url_decode(const std::string& s, bool plus_is_space) {
   return out;
 }
 
-std::map<std::string, std::string> parse_query(const std::string& query) {
-  std::map<std::string, std::string> out;
+namespace {
+
+std::vector<std::pair<std::string, std::string>> query_pairs(const std::string& query) {
+  std::vector<std::pair<std::string, std::string>> out;
   size_t start = 0;
   while (start <= query.size()) {
     size_t amp = query.find('&', start);
@@ -45,12 +53,27 @@ std::map<std::string, std::string> parse_query(const std::string& query) {
     if (!part.empty()) {
       size_t eq = part.find('=');
       if (eq == std::string::npos)
-        out[url_decode(part)] = "";
+        out.emplace_back(url_decode(part), "");
       else
-        out[url_decode(part.substr(0, eq))] = url_decode(part.substr(eq + 1));
+        out.emplace_back(url_decode(part.substr(0, eq)), url_decode(part.substr(eq + 1)));
     }
     start = amp + 1;
   }
+  return out;
+}
+
+}  // namespace
+
+std::map<std::string, std::string> parse_query(const std::string& query) {
+  std::map<std::string, std::string> out;
+  for (auto& [k, v] : query_pairs(query)) out[k] = std::move(v);
+  return out;
+}
+
+std::vector<std::string> query_values(const std::string& query, const std::string& key) {
+  std::vector<std::string> out;
+  for (auto& [k, v] : query_pairs(query))
+    if (k == key) out.push_back(std::move(v));
   return out;
 }
 

@@ -6,6 +6,9 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
+
+#include "common/byte_pipe.h"
 
 namespace tarmac::atc::api {
 
@@ -18,6 +21,10 @@ struct Request {
   std::map<std::string, std::string> params;   // ":team_name" → value
   std::map<std::string, std::string> headers;  // lower-case names
   std::string body;
+  // Routes added with Router::add_streaming get the body as it arrives here instead (their
+  // handler runs on a thread of its own while the server reads).
+  std::shared_ptr<BytePipe> body_stream;
+  std::string query_string;  // raw, for repeated keys ("tags=a&tags=b")
 
   std::string header(const std::string& lower_name) const {
     auto it = headers.find(lower_name);
@@ -39,14 +46,20 @@ struct Response {
   std::map<std::string, std::string> headers;
   std::string body;
   std::shared_ptr<EventSource> events;  // set: an SSE response, body unused
+  // Set: the body is what a producer writes here, sent chunked; a producer failure cuts the
+  // response short (no last chunk), so the client sees a broken transfer, never a short one.
+  std::shared_ptr<BytePipe> body_stream;
 };
 
 Response json_response(int status, const nlohmann::json& body);
+Response empty_response(int status);
 // Concourse answers API errors with a plain-text body; fly prints it as it is.
 Response error_response(int status, const std::string& message);
 
 // "a=1&b=%20x" → {"a": "1", "b": " x"}; '+' is a space (forms).
 std::map<std::string, std::string> parse_query(const std::string& query);
+// Every value of `key` in a query string, in order.
+std::vector<std::string> query_values(const std::string& query, const std::string& key);
 // Percent-decoding; in query strings and forms (`plus_is_space`) a + is a space too.
 std::string url_decode(const std::string& s, bool plus_is_space = true);
 

@@ -21,28 +21,45 @@ void Router::add(const std::string& method, const std::string& pattern, Handler 
   routes_.push_back({method, split(pattern), std::move(handler)});
 }
 
-Response Router::dispatch(Request& request) const {
-  auto segments = split(request.path);
-  std::string allow;
+void Router::add_streaming(const std::string& method, const std::string& pattern, Handler handler) {
+  routes_.push_back({method, split(pattern), std::move(handler), true});
+}
+
+const Router::Route* Router::match(const std::string& method,
+                                   const std::vector<std::string>& segments,
+                                   std::map<std::string, std::string>* params,
+                                   std::string* allow) const {
   for (const auto& route : routes_) {
     if (route.segments.size() != segments.size()) continue;
-    std::map<std::string, std::string> params;
+    std::map<std::string, std::string> found;
     bool match = true;
     for (size_t i = 0; i < segments.size() && match; ++i) {
       const std::string& want = route.segments[i];
       if (!want.empty() && want[0] == ':')
-        params[want.substr(1)] = url_decode(segments[i], false);
+        found[want.substr(1)] = url_decode(segments[i], false);
       else
         match = want == segments[i];
     }
     if (!match) continue;
-    if (route.method != request.method) {
-      allow += (allow.empty() ? "" : ", ") + route.method;
+    if (route.method != method) {
+      if (allow) *allow += (allow->empty() ? "" : ", ") + route.method;
       continue;
     }
-    request.params = std::move(params);
-    return route.handler(request);
+    if (params) *params = std::move(found);
+    return &route;
   }
+  return nullptr;
+}
+
+bool Router::streams_body(const std::string& method, const std::string& path) const {
+  const Route* route = match(method, split(path), nullptr, nullptr);
+  return route && route->streaming;
+}
+
+Response Router::dispatch(Request& request) const {
+  std::string allow;
+  const Route* route = match(request.method, split(request.path), &request.params, &allow);
+  if (route) return route->handler(request);
   if (!allow.empty()) {
     Response r = error_response(405, "method " + request.method + " not allowed on " +
                                          request.path + " (allowed: " + allow + ")");

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,10 @@ using Handler = std::function<Response(Request&)>;
 class Router {
  public:
   void add(const std::string& method, const std::string& pattern, Handler handler);
+  // A route whose body is not read up front but handed over as it arrives
+  // (Request::body_stream), for uploads of any size.
+  void add_streaming(const std::string& method, const std::string& pattern, Handler handler);
+  bool streams_body(const std::string& method, const std::string& path) const;
   Response dispatch(Request& request) const;
 
  private:
@@ -22,7 +27,10 @@ class Router {
     std::string method;
     std::vector<std::string> segments;
     Handler handler;
+    bool streaming = false;
   };
+  const Route* match(const std::string& method, const std::vector<std::string>& segments,
+                     std::map<std::string, std::string>* params, std::string* allow) const;
   std::vector<Route> routes_;
 };
 

@@ -2,6 +2,7 @@
 #include <cerrno>
 
 #include "atc/api/context.h"
+#include "atc/db/artifacts.h"
 #include "atc/db/builds.h"
 
 namespace tarmac::atc::api {
@@ -19,11 +20,17 @@ nlohmann::json build_json(const db::BuildRecord& b) {
   return j;
 }
 
-std::optional<int64_t> parse_id(const std::string& s) {
-  if (s.empty() || s.size() > 18) return std::nullopt;
-  for (char c : s)
-    if (c < '0' || c > '9') return std::nullopt;
-  return std::stoll(s);
+// The uploads a plan's artifact_input steps name, wherever they sit in it.
+void artifact_inputs(const nlohmann::json& plan, std::vector<int64_t>& out) {
+  if (plan.is_object()) {
+    if (auto it = plan.find("artifact_input"); it != plan.end() && it->is_object()) {
+      auto id = it->find("artifact_id");
+      if (id != it->end() && id->is_number_integer()) out.push_back(id->get<int64_t>());
+    }
+    for (const auto& [k, v] : plan.items()) artifact_inputs(v, out);
+  } else if (plan.is_array()) {
+    for (const auto& v : plan) artifact_inputs(v, out);
+  }
 }
 
 // The build behind :build_id if the caller may see it; otherwise the answer to give.
@@ -91,6 +98,13 @@ std::shared_ptr<EventSource> event_source(ApiContext& ctx, int64_t build_id, int
 
 }  // namespace
 
+std::optional<int64_t> parse_id(const std::string& s) {
+  if (s.empty() || s.size() > 18) return std::nullopt;
+  for (char c : s)
+    if (c < '0' || c > '9') return std::nullopt;
+  return std::stoll(s);
+}
+
 void add_build_routes(Router& r, ApiContext& ctx) {
   auto list = [&ctx](Request& req, const auth::Identity& id, std::vector<std::string> teams,
                      bool all) {
@@ -138,7 +152,10 @@ void add_build_routes(Router& r, ApiContext& ctx) {
           auto plan = parse_body(req, bad);
           if (!plan) return bad;
           if (!plan->is_object()) return error_response(400, "body: expected a plan object");
-          auto b = db::BuildStore(ctx.pool).create_one_off(team, plan->dump(), id.username);
+          std::vector<int64_t> uploads;
+          artifact_inputs(*plan, uploads);
+          auto b =
+              db::BuildStore(ctx.pool).create_one_off(team, plan->dump(), id.username, uploads);
           if (!b) return error_status(b.error());
           if (ctx.build_created) ctx.build_created();
           return json_response(201, build_json(*b));
@@ -173,7 +190,24 @@ void add_build_routes(Router& r, ApiContext& ctx) {
             nlohmann::json data = {{"status", "aborted"}, {"time", std::time(nullptr)}};
             (void)builds.append_event(b->id, "status", "1.0", data.dump());
           }
-          return Response{204, {}, "", nullptr};
+          return empty_response(204);
+        }));
+
+  // The build's kept outputs, which `fly execute -o` downloads.
+  r.add("GET", "/api/v1/builds/:build_id/artifacts",
+        authed(ctx, [&ctx](Request& req, const auth::Identity& id) {
+          Response answer;
+          auto b = visible_build(ctx, req, id, auth::Role::kViewer, answer);
+          if (!b) return answer;
+          auto artifacts = db::ArtifactStore(ctx.pool).for_build(b->id);
+          if (!artifacts) return error_status(artifacts.error());
+          nlohmann::json out = nlohmann::json::array();
+          for (const auto& a : *artifacts)
+            out.push_back({{"id", a.id},
+                           {"name", a.name},
+                           {"build_id", a.build_id},
+                           {"created_at", a.created_at}});
+          return json_response(200, out);
         }));
 
   r.add("GET", "/api/v1/builds/:build_id/events",

@@ -88,7 +88,7 @@ void add_team_routes(Router& r, ApiContext& ctx) {
           auto rows = ctx.pool.query("DELETE FROM teams WHERE name = $1", team);
           if (!rows) return error_status(rows.error());
           if (rows->affected() == 0) return error_response(404, "team " + team + " not found");
-          return Response{204, {}, "", nullptr};
+          return empty_response(204);
         }));
 }
 

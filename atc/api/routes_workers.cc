@@ -32,7 +32,7 @@ Handler worker_action(ApiContext& ctx, Status (db::WorkerStore::*action)(const s
     bool allowed = id.admin() || (!(*w)->team.empty() && id.may((*w)->team, auth::Role::kMember));
     if (!allowed) return error_response(403, "forbidden");
     if (auto s = (ctx.workers.*action)(name); !s.ok()) return error_status(s.error());
-    return Response{200, {}, "", nullptr};
+    return empty_response(200);
   });
 }
 

@@ -6,6 +6,9 @@
 #include <boost/asio/ssl.hpp>
 #include <boost/beast.hpp>
 #include <boost/beast/ssl.hpp>
+#include <condition_variable>
+#include <limits>
+#include <mutex>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -22,21 +25,39 @@ using tcp = net::ip::tcp;
 constexpr auto kSsePollInterval = std::chrono::milliseconds(10);
 constexpr auto kSseKeepalive = std::chrono::seconds(15);
 
-Request to_request(http::request<http::string_body>& req) {
+template <typename Fields>
+Request to_request(const http::request_header<Fields>& req, std::string body) {
   Request r;
   r.method = std::string(req.method_string());
   std::string target(req.target());
   size_t q = target.find('?');
   r.path = target.substr(0, q);
-  if (q != std::string::npos) r.query = parse_query(target.substr(q + 1));
+  if (q != std::string::npos) {
+    r.query_string = target.substr(q + 1);
+    r.query = parse_query(r.query_string);
+  }
   for (const auto& field : req) {
     std::string name(field.name_string());
     for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     r.headers[name] = std::string(field.value());
   }
-  r.body = std::move(req.body());
+  r.body = std::move(body);
   return r;
 }
+
+// Whatever ends a streaming exchange (the client going, the server stopping and dropping
+// the coroutine), the other side of the pipe hears of it and stops.
+struct PipeGuard {
+  std::shared_ptr<BytePipe> pipe;
+  bool producer;  // this side writes
+  ~PipeGuard() {
+    if (!pipe) return;
+    if (producer)
+      pipe->fail(Error("the request was cut off", ECONNRESET));
+    else
+      pipe->abandon(Error("the client went away", ECONNRESET));
+  }
+};
 
 http::response<http::string_body> to_response(Response& resp, unsigned version, bool keep) {
   http::response<http::string_body> out{static_cast<http::status>(resp.status), version};
@@ -51,7 +72,10 @@ http::response<http::string_body> to_response(Response& resp, unsigned version, 
 class ServerImpl final : public Server {
  public:
   ServerImpl(ServerOptions o, const Router& router)
-      : o_(std::move(o)), router_(router), acceptor_(ioc_) {}
+      : o_(std::move(o)),
+        router_(router),
+        ioc_(std::make_unique<net::io_context>()),
+        acceptor_(std::in_place, *ioc_) {}
   ~ServerImpl() override { stop(); }
 
   Status listen() {
@@ -71,16 +95,17 @@ class ServerImpl final : public Server {
     auto address = net::ip::make_address(o_.bind_ip, ec);
     if (ec) return Error("listen: bad address \"" + o_.bind_ip + "\"", EINVAL);
     tcp::endpoint ep(address, static_cast<unsigned short>(o_.port));
-    acceptor_.open(ep.protocol(), ec);
-    if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
-    if (!ec) acceptor_.bind(ep, ec);
-    if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
+    acceptor_->open(ep.protocol(), ec);
+    if (!ec) acceptor_->set_option(net::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_->bind(ep, ec);
+    if (!ec) acceptor_->listen(net::socket_base::max_listen_connections, ec);
     if (ec)
       return Error("listen on " + o_.bind_ip + ":" + std::to_string(o_.port) + ": " + ec.message(),
                    ec.value());
-    port_ = acceptor_.local_endpoint().port();
-    net::co_spawn(ioc_, accept_loop(), net::detached);
-    for (int i = 0; i < std::max(1, o_.threads); ++i) threads_.emplace_back([this] { ioc_.run(); });
+    port_ = acceptor_->local_endpoint().port();
+    net::co_spawn(*ioc_, accept_loop(), net::detached);
+    for (int i = 0; i < std::max(1, o_.threads); ++i)
+      threads_.emplace_back([this] { ioc_->run(); });
     return ok_status();
   }
 
@@ -88,9 +113,15 @@ class ServerImpl final : public Server {
 
   void stop() override {
     if (stopped_.exchange(true)) return;
-    ioc_.stop();
+    ioc_->stop();
     for (auto& t : threads_) t.join();
     threads_.clear();
+    // Dropping the coroutines fails their pipes, which ends the handlers reading them: they
+    // use the router's context, so they must be gone before this returns.
+    acceptor_.reset();
+    ioc_.reset();
+    std::unique_lock lock(handlers_mu_);
+    handlers_done_.wait(lock, [&] { return handlers_ == 0; });
   }
 
  private:
@@ -99,8 +130,8 @@ class ServerImpl final : public Server {
       boost::system::error_code ec;
       // Each connection on a strand of its own: its coroutine and its request timer never
       // run at once.
-      tcp::socket socket = co_await acceptor_.async_accept(
-          net::make_strand(ioc_), net::redirect_error(net::use_awaitable, ec));
+      tcp::socket socket = co_await acceptor_->async_accept(
+          net::make_strand(*ioc_), net::redirect_error(net::use_awaitable, ec));
       if (ec) {
         if (ec == net::error::operation_aborted) co_return;
         continue;  // EMFILE and the like: keep accepting
@@ -129,9 +160,9 @@ class ServerImpl final : public Server {
   net::awaitable<void> session(Stream stream) {
     beast::flat_buffer buffer;
     for (;;) {
-      http::request_parser<http::string_body> parser;
-      parser.body_limit(o_.max_body_bytes);
-      parser.header_limit(64 * 1024);
+      http::request_parser<http::empty_body> head;
+      head.body_limit(o_.max_body_bytes);
+      head.header_limit(64 * 1024);
       // The whole request must arrive within the timeout. The timer cancels the read rather
       // than closing the socket, so a client that started a request hears 408.
       beast::get_lowest_layer(stream).expires_never();
@@ -150,12 +181,27 @@ class ServerImpl final : public Server {
         beast::get_lowest_layer(stream).socket().cancel(ignored);
       });
       boost::system::error_code ec;
-      co_await http::async_read(stream, buffer, parser,
-                                net::redirect_error(net::use_awaitable, ec));
+      co_await http::async_read_header(stream, buffer, head,
+                                       net::redirect_error(net::use_awaitable, ec));
+      bool got_some = head.got_some();
+      bool streaming = false;
+      std::optional<http::request_parser<http::string_body>> whole;
+      if (!ec) {
+        const auto& h = head.get();
+        std::string target(h.target());
+        streaming = router_.streams_body(std::string(h.method_string()),
+                                         target.substr(0, target.find('?')));
+        if (!streaming) {
+          whole.emplace(std::move(head));
+          whole->body_limit(o_.max_body_bytes);
+          co_await http::async_read(stream, buffer, *whole,
+                                    net::redirect_error(net::use_awaitable, ec));
+        }
+      }
       state->done = true;
       deadline.cancel();
       bool timed_out = state->timed_out;
-      if (timed_out && !parser.got_some()) break;  // an idle keep-alive connection
+      if (timed_out && !got_some) break;  // an idle keep-alive connection
       if (!timed_out && (ec == http::error::end_of_stream || ec == net::error::eof ||
                          ec == net::error::connection_reset))
         break;
@@ -173,19 +219,36 @@ class ServerImpl final : public Server {
         if (!ec) co_await linger(stream);
         break;
       }
-      auto raw = parser.release();
-      bool keep = raw.keep_alive();
-      unsigned version = raw.version();
-      Request req = to_request(raw);
       Response resp;
-      try {
-        resp = router_.dispatch(req);
-      } catch (const std::exception& e) {
-        spdlog::error("api: {} {}: {}", req.method, req.path, e.what());
-        resp = error_response(500, "internal error");
+      unsigned version;
+      bool keep;
+      if (streaming) {
+        version = head.get().version();
+        keep = head.get().keep_alive();
+        bool whole_body = false;
+        resp = co_await dispatch_streaming(stream, buffer, head, whole_body);
+        if (!whole_body) {
+          // The body was not read to its end: answer, then close.
+          auto out = to_response(resp, version, false);
+          beast::get_lowest_layer(stream).expires_after(
+              std::chrono::seconds(o_.io_timeout_seconds));
+          co_await http::async_write(stream, out, net::redirect_error(net::use_awaitable, ec));
+          if (!ec) co_await linger(stream);
+          break;
+        }
+      } else {
+        auto raw = whole->release();
+        keep = raw.keep_alive();
+        version = raw.version();
+        Request req = to_request(raw, std::move(raw.body()));
+        resp = dispatch(req);
       }
       if (resp.events) {
         co_await stream_events(stream, resp, version);
+        break;
+      }
+      if (resp.body_stream) {
+        co_await stream_body(stream, resp, version);
         break;
       }
       auto out = to_response(resp, version, keep);
@@ -195,6 +258,116 @@ class ServerImpl final : public Server {
     }
     boost::system::error_code ignored;
     beast::get_lowest_layer(stream).socket().shutdown(tcp::socket::shutdown_send, ignored);
+  }
+
+  Response dispatch(Request& req) {
+    try {
+      return router_.dispatch(req);
+    } catch (const std::exception& e) {
+      spdlog::error("api: {} {}: {}", req.method, req.path, e.what());
+      return error_response(500, "internal error");
+    }
+  }
+
+  // The handler runs on a thread of its own, reading the body from a pipe that this
+  // coroutine fills as the body arrives (each chunk within the timeout). `whole_body` says
+  // whether the body was read to its end (else the connection must close).
+  template <typename Stream>
+  net::awaitable<Response> dispatch_streaming(Stream& stream, beast::flat_buffer& buffer,
+                                              http::request_parser<http::empty_body>& head,
+                                              bool& whole_body) {
+    struct Job {
+      Response resp;
+      std::atomic<bool> done{false};
+    };
+    auto job = std::make_shared<Job>();
+    auto pipe = std::make_shared<BytePipe>();
+    PipeGuard guard{pipe, true};
+    Request req = to_request(head.get(), "");
+    req.body_stream = pipe;
+    {
+      std::lock_guard lock(handlers_mu_);
+      ++handlers_;
+    }
+    std::thread([this, job, req = std::move(req)]() mutable {
+      job->resp = dispatch(req);
+      req.body_stream->abandon(Error("the handler has answered"));
+      job->done = true;
+      std::lock_guard lock(handlers_mu_);
+      --handlers_;
+      handlers_done_.notify_all();
+    }).detach();
+
+    http::request_parser<http::buffer_body> body{std::move(head)};
+    body.body_limit(std::numeric_limits<std::uint64_t>::max());
+    std::vector<char> buf(256 * 1024);
+    net::steady_timer wait(co_await net::this_coro::executor);
+    boost::system::error_code ec;
+    while (!body.is_done() && !job->done) {
+      body.get().body().data = buf.data();
+      body.get().body().size = buf.size();
+      beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(o_.io_timeout_seconds));
+      co_await http::async_read(stream, buffer, body, net::redirect_error(net::use_awaitable, ec));
+      if (ec == http::error::need_buffer) ec = {};
+      if (ec) {
+        pipe->fail(Error("request body: " + ec.message(), ECONNRESET));
+        break;
+      }
+      std::string_view chunk(buf.data(), buf.size() - body.get().body().size);
+      // Waits (without holding the I/O thread) while the handler catches up.
+      for (;;) {
+        auto taken = pipe->try_write(chunk);
+        if (!taken || *taken) break;  // taken, or the handler stopped reading
+        wait.expires_after(std::chrono::milliseconds(1));
+        co_await wait.async_wait(net::redirect_error(net::use_awaitable, ec));
+      }
+    }
+    whole_body = !ec && body.is_done();
+    if (whole_body) pipe->close();
+    beast::get_lowest_layer(stream).expires_never();
+    while (!job->done) {
+      wait.expires_after(std::chrono::milliseconds(2));
+      co_await wait.async_wait(net::redirect_error(net::use_awaitable, ec));
+    }
+    co_return std::move(job->resp);
+  }
+
+  // A chunked body from the response's pipe. A producer failure ends the connection without
+  // the last chunk: the client sees a broken transfer rather than a short file.
+  template <typename Stream>
+  net::awaitable<void> stream_body(Stream& stream, Response& resp, unsigned version) {
+    PipeGuard guard{resp.body_stream, false};
+    http::response<http::empty_body> head{static_cast<http::status>(resp.status), version};
+    head.set(http::field::server, "tarmac");
+    for (auto& [k, v] : resp.headers) head.set(k, v);
+    head.keep_alive(false);
+    head.chunked(true);
+    http::response_serializer<http::empty_body> sr{head};
+    boost::system::error_code ec;
+    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(o_.io_timeout_seconds));
+    co_await http::async_write_header(stream, sr, net::redirect_error(net::use_awaitable, ec));
+    if (ec) co_return;
+    net::steady_timer wait(co_await net::this_coro::executor);
+    for (;;) {
+      std::string chunk;
+      auto polled = resp.body_stream->try_read(chunk);
+      if (!polled) {
+        spdlog::warn("api: streamed response cut short: {}", polled.error().what());
+        co_return;
+      }
+      if (*polled == BytePipe::Poll::kEnd) break;
+      if (*polled == BytePipe::Poll::kEmpty) {
+        wait.expires_after(std::chrono::milliseconds(1));
+        co_await wait.async_wait(net::redirect_error(net::use_awaitable, ec));
+        continue;
+      }
+      beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(o_.io_timeout_seconds));
+      co_await net::async_write(stream, http::make_chunk(net::buffer(chunk)),
+                                net::redirect_error(net::use_awaitable, ec));
+      if (ec) co_return;
+    }
+    co_await net::async_write(stream, http::make_chunk_last(),
+                              net::redirect_error(net::use_awaitable, ec));
   }
 
   // A lingering close: what the client still sends (the rest of a refused body) is read and
@@ -263,12 +436,15 @@ class ServerImpl final : public Server {
 
   ServerOptions o_;
   const Router& router_;
-  net::io_context ioc_;
+  std::unique_ptr<net::io_context> ioc_;
   std::optional<ssl::context> tls_;
-  tcp::acceptor acceptor_;
+  std::optional<tcp::acceptor> acceptor_;
   std::vector<std::thread> threads_;
   int port_ = 0;
   std::atomic<bool> stopped_{false};
+  std::mutex handlers_mu_;
+  std::condition_variable handlers_done_;
+  int handlers_ = 0;  // streaming handlers still running on their threads
 };
 
 }  // namespace

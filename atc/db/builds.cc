@@ -1,5 +1,7 @@
 #include "atc/db/builds.h"
 
+#include "atc/db/artifacts.h"
+
 #include <atomic>
 #include <cerrno>
 
@@ -36,16 +38,23 @@ uint64_t build_changes() { return g_build_changes.load(); }
 
 Result<BuildRecord> BuildStore::create_one_off(const std::string& team,
                                                const std::string& plan_json,
-                                               const std::string& created_by) {
-  auto r = pool_.query(
-      "WITH n AS (SELECT nextval(pg_get_serial_sequence('builds', 'id')) AS id)"
-      " INSERT INTO builds (id, name, team_id, status, plan, created_by)"
-      " SELECT n.id, n.id::text, t.id, 'pending', $2::jsonb, $3 FROM n, teams t"
-      " WHERE t.name = $1 RETURNING id",
-      team, plan_json, created_by);
-  if (!r) return std::move(r).error().wrap("create build");
-  if (r->empty()) return Error("create build: team " + team + " not found", ENOENT);
-  auto b = find((*r)[0].i64("id"));
+                                               const std::string& created_by,
+                                               const std::vector<int64_t>& artifact_ids) {
+  int64_t id = 0;
+  Status made = pool_.transaction([&](Connection& conn) -> Status {
+    auto r = conn.query(
+        "WITH n AS (SELECT nextval(pg_get_serial_sequence('builds', 'id')) AS id)"
+        " INSERT INTO builds (id, name, team_id, status, plan, created_by)"
+        " SELECT n.id, n.id::text, t.id, 'pending', $2::jsonb, $3 FROM n, teams t"
+        " WHERE t.name = $1 RETURNING id",
+        team, plan_json, created_by);
+    if (!r) return std::move(r).error();
+    if (r->empty()) return Error("team " + team + " not found", ENOENT);
+    id = (*r)[0].i64("id");
+    return claim_artifacts(conn, id, team, artifact_ids);
+  });
+  if (!made.ok()) return std::move(made).error().wrap("create build");
+  auto b = find(id);
   if (!b) return std::move(b).error();
   return **b;
 }

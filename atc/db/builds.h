@@ -40,8 +40,10 @@ class BuildStore {
   explicit BuildStore(Pool& pool) : pool_(pool) {}
 
   // A one-off build of `team` with its plan, pending; its name is its id, as Concourse's.
+  // Uploads named by the plan's artifact_input steps are claimed in the same transaction.
   Result<BuildRecord> create_one_off(const std::string& team, const std::string& plan_json,
-                                     const std::string& created_by);
+                                     const std::string& created_by,
+                                     const std::vector<int64_t>& artifact_ids = {});
   Result<std::optional<BuildRecord>> find(int64_t id);
   // Builds of `teams` (every team when `all`), newest first, below `until` if given.
   Result<BuildPage> list(const std::vector<std::string>& teams, bool all, int limit,

@@ -112,6 +112,7 @@ Result<OrphanCounts> GcStore::mark_orphans() {
                   " WHERE NOT EXISTS (SELECT 1 FROM volumes ch WHERE ch.parent_id = v.id)"
                   " AND (v.state = 'failed' OR (v.state = 'created'"
                   " AND v.type IN ('container', 'artifact') AND v.container_id IS NULL"
+                  " AND v.worker_artifact_id IS NULL"
                   " AND (v.build_id IS NULL OR EXISTS (SELECT 1 FROM builds b"
                   " WHERE b.id = v.build_id AND ") +
       kBuildOver + "))))");

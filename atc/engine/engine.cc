@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "atc/engine/events.h"
-#include "atc/engine/task_step.h"
+#include "atc/engine/plan.h"
 
 namespace tarmac::atc::engine {
 
@@ -86,16 +86,9 @@ void Engine::run_build(int64_t id) {
   if (!found || !*found) return;
   const db::BuildRecord& build = **found;
   EventWriter events(builds_, id);
-  std::string status;
   auto plan = nlohmann::json::parse(build.plan.empty() ? "null" : build.plan, nullptr, false);
-  StepContext ctx{pool_, workers_, events, build, options_, stopping_, clients_};
-  if (plan.is_object() && plan.contains("task")) {
-    status = run_task_step(ctx, plan);
-  } else {
-    (void)events.error(plan.is_object() ? plan.value("id", "") : "",
-                       "this plan has no task step this web node can run");
-    status = "errored";
-  }
+  StepContext ctx{pool_, workers_, events, build, options_, stopping_, clients_, {}};
+  std::string status = run_plan(ctx, plan);
   spdlog::info("engine: build {} {}", id, status);
   (void)events.status(status);
   if (auto s = builds_.finish(id, status, options_.intercept_grace_s); !s.ok())

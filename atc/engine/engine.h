@@ -11,6 +11,7 @@
 #include "atc/db/builds.h"
 #include "atc/db/pool.h"
 #include "atc/db/workers.h"
+#include "atc/engine/placement.h"
 #include "atc/engine/worker_client.h"
 #include "common/grpc/credentials.h"
 
@@ -21,6 +22,7 @@ struct EngineOptions {
   std::chrono::milliseconds poll{1000};
   // A finished one-off build's containers stay this long for `fly intercept`.
   int64_t intercept_grace_s = 300;
+  PlacementOptions placement;
 };
 
 // Runs builds: claims pending ones (SKIP LOCKED, so several web nodes share the work), places
@@ -34,6 +36,7 @@ class Engine {
   void stop();
   // A build was just created here: look now rather than at the next poll.
   void wake();
+  WorkerClients& clients() { return clients_; }
 
  private:
   void loop();

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "atc/config/task_config.h"
+#include "atc/engine/placement.h"
 #include "atc/engine/worker_client.h"
 #include "common/uuid.h"
 
@@ -17,19 +18,19 @@ std::string errored(StepContext& ctx, const std::string& origin, const std::stri
   return "errored";
 }
 
-// The worker with the fewest active containers among those the step may use; waits (and
-// says so once) while there is none, until the build is aborted (ECANCELED).
+// A worker for the step by the placement strategies; waits (and says so once) while there
+// is none, until the build is aborted (ECANCELED).
 Result<db::WorkerRecord> place(StepContext& ctx, const std::string& origin,
                                const config::TaskConfig& config,
-                               const std::vector<std::string>& tags) {
+                               const std::vector<std::string>& tags,
+                               const std::map<std::string, int>& inputs_on) {
   bool said = false;
   while (!ctx.stopping) {
     auto candidates = ctx.workers.available(ctx.build.team, config.platform, tags);
     if (!candidates) return std::move(candidates).error();
-    if (!candidates->empty())
-      return *std::min_element(candidates->begin(), candidates->end(), [](auto& a, auto& b) {
-        return a.info.active_containers() < b.info.active_containers();
-      });
+    auto chosen = narrow(ctx.pool, std::move(*candidates), ctx.options.placement, inputs_on);
+    if (!chosen) return std::move(chosen).error();
+    if (!chosen->empty()) return chosen->front();
     if (!said) {
       (void)ctx.events.waiting_for_worker(origin);
       said = true;
@@ -54,12 +55,13 @@ Status record_container(db::Pool& pool, const std::string& handle, const std::st
 
 Status record_volume(db::Pool& pool, const std::string& handle, const std::string& worker,
                      const std::string& type, const std::string& container, const std::string& team,
-                     const std::string& path) {
+                     const std::string& path, const std::string& parent = "") {
   auto r = pool.query(
-      "INSERT INTO volumes (handle, worker_name, state, type, team_id, container_id, path)"
-      " SELECT $1, $2, 'creating', $3, (SELECT id FROM teams WHERE name = $4),"
-      " (SELECT id FROM containers WHERE handle = $5), $6",
-      handle, worker, type, team, container, path);
+      "INSERT INTO volumes (handle, worker_name, state, type, team_id, container_id, path,"
+      " parent_id) SELECT $1, $2, 'creating', $3, (SELECT id FROM teams WHERE name = $4),"
+      " (SELECT id FROM containers WHERE handle = $5), $6,"
+      " (SELECT id FROM volumes WHERE handle = $7)",
+      handle, worker, type, team, container, path, parent);
   if (!r) return std::move(r).error().wrap("record volume");
   return ok_status();
 }
@@ -69,6 +71,43 @@ Status mark_created(db::Pool& pool, const char* table, const std::string& handle
                       handle);
   if (!r) return std::move(r).error();
   return ok_status();
+}
+
+// Copies an artifact held by another worker into `handle` on this one, through the web node
+// (zstd: cheap to pack, and the web node only relays it).
+Status relay(StepContext& ctx, const ArtifactRef& from, WorkerClient& to,
+             const std::string& handle) {
+  auto source = ctx.clients.get(from.worker_address);
+  if (!source) return std::move(source).error();
+  auto writer = to.volumes().open_stream_in(handle, "", baggageclaim::tar::Encoding::kZstd);
+  if (!writer) return std::move(writer).error();
+  Status out =
+      (*source)->volumes().stream_out(from.volume_handle, "", baggageclaim::tar::Encoding::kZstd,
+                                      [&](std::string_view data) -> Status {
+                                        if (!(*writer)->write(data))
+                                          return Error("the receiving worker stopped reading");
+                                        return ok_status();
+                                      });
+  if (!out.ok()) {
+    (*writer)->abort();
+    Status why = (*writer)->finish();
+    return why.ok() ? std::move(out).error().wrap("from worker " + from.worker_name)
+                    : std::move(why).error();
+  }
+  return (*writer)->finish();
+}
+
+std::string mapped(const nlohmann::json& task, const char* key, const std::string& name) {
+  auto it = task.find(key);
+  if (it == task.end() || !it->is_object()) return name;
+  auto m = it->find(name);
+  return m != it->end() && m->is_string() ? m->get<std::string>() : name;
+}
+
+std::string join(const std::vector<std::string>& parts) {
+  std::string out;
+  for (const auto& p : parts) out += (out.empty() ? "" : ", ") + p;
+  return out;
 }
 
 }  // namespace
@@ -81,12 +120,6 @@ std::string run_task_step(StepContext& ctx, const nlohmann::json& step) {
   auto config = config::parse_task_config("task " + name,
                                           task.contains("config") ? task["config"].dump() : "");
   if (!config) return errored(ctx, origin, config.error().message());
-  for (const auto& in : config->inputs)
-    if (!in.optional)
-      return errored(ctx, origin,
-                     "input " + in.name +
-                         ": no artifact to give it (inputs are not "
-                         "wired to tasks yet)");
   const std::string raw = "raw://";
   if (config->rootfs_uri.rfind(raw, 0) != 0)
     return errored(ctx, origin,
@@ -98,18 +131,41 @@ std::string run_task_step(StepContext& ctx, const nlohmann::json& step) {
     for (const auto& t : task["tags"]) tags.push_back(t.get<std::string>());
   bool privileged = task.value("privileged", false);
 
-  auto worker = place(ctx, origin, *config, tags);
+  // Inputs: artifacts of earlier steps, by name (after input_mapping). A missing optional
+  // input is simply not there, as in Concourse.
+  struct Input {
+    std::string path;
+    const ArtifactRef* artifact;
+  };
+  std::vector<Input> inputs;
+  std::vector<std::string> missing;
+  std::map<std::string, int> inputs_on;
+  for (const auto& in : config->inputs) {
+    auto it = ctx.artifacts.find(mapped(task, "input_mapping", in.name));
+    if (it == ctx.artifacts.end()) {
+      if (!in.optional) missing.push_back(in.name);
+      continue;
+    }
+    inputs.push_back({in.path.empty() ? in.name : in.path, &it->second});
+    ++inputs_on[it->second.worker_name];
+  }
+  if (!missing.empty()) return errored(ctx, origin, "missing inputs: " + join(missing));
+
+  auto worker = place(ctx, origin, *config, tags, inputs_on);
   if (!worker && worker.error().errnum() == ECANCELED) return "aborted";
   if (!worker) return errored(ctx, origin, worker.error().message());
   const std::string& worker_name = worker->info.name();
   (void)ctx.events.selected_worker(origin, worker_name);
   auto client = ctx.clients.get(worker->info.address());
   if (!client) return errored(ctx, origin, client.error().message());
+  auto on_worker = [&](const Error& e) {
+    return errored(ctx, origin, "worker " + worker_name + ": " + e.message());
+  };
 
   // The image: one imported volume per host path, kept for later builds.
   std::map<std::string, std::string> image_props = {{"tarmac.image", config->rootfs_uri}};
   auto image = (*client)->find_volume(image_props);
-  if (!image) return errored(ctx, origin, "worker " + worker_name + ": " + image.error().message());
+  if (!image) return on_worker(image.error());
   std::string image_handle;
   if (*image) {
     image_handle = **image;
@@ -120,12 +176,12 @@ std::string run_task_step(StepContext& ctx, const nlohmann::json& step) {
         !s.ok())
       return errored(ctx, origin, s.error().message());
     if (auto s = (*client)->import_volume(image_handle, image_path, image_props); !s.ok())
-      return errored(ctx, origin, "worker " + worker_name + ": image: " + s.error().message());
+      return on_worker(std::move(s).error().wrap("image"));
     (void)mark_created(ctx.pool, "volumes", image_handle);
   }
 
-  // The container and its working dir, recorded before they are made (the GC destroys what
-  // no row names).
+  // The container and its volumes, recorded before they are made (the GC destroys what no
+  // row names).
   std::string handle = new_uuid();
   std::string workdir = "/tmp/build/" + handle.substr(0, 8);
   nlohmann::json meta = {{"type", "task"},
@@ -135,16 +191,50 @@ std::string run_task_step(StepContext& ctx, const nlohmann::json& step) {
                          {"user", config->run.user}};
   if (auto s = record_container(ctx.pool, handle, worker_name, ctx.build, origin, meta); !s.ok())
     return errored(ctx, origin, s.error().message());
-  std::string scratch = new_uuid();
-  if (auto s = record_volume(ctx.pool, scratch, worker_name, "container", handle, ctx.build.team,
-                             workdir);
-      !s.ok())
-    return errored(ctx, origin, s.error().message());
-  if (auto s = (*client)->empty_volume(scratch, privileged,
+  std::vector<std::pair<std::string, std::string>> mounts;  // path, volume
+  auto new_volume = [&](const std::string& path, const std::string& parent) -> Result<std::string> {
+    std::string v = new_uuid();
+    if (auto s = record_volume(ctx.pool, v, worker_name, "container", handle, ctx.build.team, path,
+                               parent);
+        !s.ok())
+      return std::move(s).error();
+    mounts.emplace_back(path, v);
+    return v;
+  };
+  auto scratch = new_volume(workdir, "");
+  if (!scratch) return errored(ctx, origin, scratch.error().message());
+  if (auto s = (*client)->empty_volume(*scratch, privileged,
                                        {{"tarmac.build", std::to_string(ctx.build.id)}});
       !s.ok())
-    return errored(ctx, origin, "worker " + worker_name + ": " + s.error().message());
-  (void)mark_created(ctx.pool, "volumes", scratch);
+    return on_worker(s.error());
+  (void)mark_created(ctx.pool, "volumes", *scratch);
+  for (const auto& in : inputs) {
+    std::string path = workdir + "/" + in.path;
+    bool local = in.artifact->worker_name == worker_name;
+    auto v = new_volume(path, local ? in.artifact->volume_handle : "");
+    if (!v) return errored(ctx, origin, v.error().message());
+    Status made = local ? (*client)->cow_volume(*v, in.artifact->volume_handle, privileged)
+                        : (*client)->empty_volume(*v, privileged, {});
+    if (made.ok() && !local) made = relay(ctx, *in.artifact, **client, *v);
+    if (!made.ok()) return on_worker(std::move(made).error().wrap("input " + in.path));
+    (void)mark_created(ctx.pool, "volumes", *v);
+  }
+  std::vector<std::pair<std::string, std::string>> outputs;  // artifact name, volume
+  std::vector<std::string> empty_dirs;
+  for (const auto& out : config->outputs) {
+    auto v = new_volume(workdir + "/" + (out.path.empty() ? out.name : out.path), "");
+    if (!v) return errored(ctx, origin, v.error().message());
+    outputs.emplace_back(mapped(task, "output_mapping", out.name), *v);
+  }
+  for (const auto& cache : config->caches) {
+    auto v = new_volume(workdir + "/" + cache, "");
+    if (!v) return errored(ctx, origin, v.error().message());
+  }
+  for (size_t i = 1 + inputs.size(); i < mounts.size(); ++i) {
+    if (auto s = (*client)->empty_volume(mounts[i].second, privileged, {}); !s.ok())
+      return on_worker(s.error());
+    (void)mark_created(ctx.pool, "volumes", mounts[i].second);
+  }
 
   worker::v1::ContainerSpec spec;
   spec.set_handle(handle);
@@ -152,17 +242,20 @@ std::string run_task_step(StepContext& ctx, const nlohmann::json& step) {
   spec.set_privileged(privileged);
   spec.set_dir(workdir);
   spec.set_user(config->run.user);
-  auto* mount = spec.add_mounts();
-  mount->set_volume(scratch);
-  mount->set_path(workdir);
+  // Parents before what is mounted inside them.
+  std::sort(mounts.begin(), mounts.end());
+  for (const auto& [path, volume] : mounts) {
+    auto* mount = spec.add_mounts();
+    mount->set_volume(volume);
+    mount->set_path(path);
+  }
   for (const auto& [k, v] : config->params) spec.add_env(k + "=" + v);
   if (config->container_limits.memory)
     spec.mutable_limits()->set_memory_bytes(static_cast<int64_t>(*config->container_limits.memory));
   if (config->container_limits.cpu)
     spec.mutable_limits()->set_cpu_shares(*config->container_limits.cpu);
   (*spec.mutable_properties())["tarmac.build"] = std::to_string(ctx.build.id);
-  if (auto s = (*client)->create_container(spec); !s.ok())
-    return errored(ctx, origin, "worker " + worker_name + ": " + s.error().message());
+  if (auto s = (*client)->create_container(spec); !s.ok()) return on_worker(s.error());
   (void)mark_created(ctx.pool, "containers", handle);
 
   (void)ctx.events.initialize_task(origin, config::to_json(*config));
@@ -193,6 +286,9 @@ std::string run_task_step(StepContext& ctx, const nlohmann::json& step) {
   if (was_aborted) return "aborted";
   if (!exit)
     return errored(ctx, origin, "worker " + worker_name + " lost: " + exit.error().message());
+  // Outputs are kept whatever the exit status: a failed task's output helps find out why.
+  for (const auto& [artifact, volume] : outputs)
+    ctx.artifacts[artifact] = {worker_name, worker->info.address(), volume};
   (void)ctx.events.finish_task(origin, *exit);
   return *exit == 0 ? "succeeded" : "failed";
 }

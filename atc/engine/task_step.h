@@ -1,5 +1,6 @@
 #pragma once
 
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -12,6 +13,11 @@
 
 namespace tarmac::atc::engine {
 
+// A named artifact of the running build: a volume on a worker.
+struct ArtifactRef {
+  std::string worker_name, worker_address, volume_handle;
+};
+
 struct StepContext {
   db::Pool& pool;
   db::WorkerStore& workers;
@@ -20,12 +26,16 @@ struct StepContext {
   const EngineOptions& options;
   const std::atomic<bool>& stopping;
   WorkerClients& clients;
+  // What earlier steps made (uploads, task outputs), by name.
+  std::map<std::string, ArtifactRef> artifacts;
 };
 
-// Runs a task plan ({"id", "task": {"name", "config", "privileged", "tags"}}): picks a worker,
-// makes the working dir volume and the container on the image, runs the task and streams its
-// output as log events. Returns the build status it leads to: succeeded, failed (non-zero
-// exit) or errored (with an error event saying why).
+// Runs a task plan ({"id", "task": {"name", "config", "privileged", "tags", "input_mapping",
+// "output_mapping"}}): picks a worker, gives the container its inputs (copy-on-write where
+// the artifact is already on that worker, streamed otherwise), runs the task, streams its
+// output as log events and keeps its outputs as artifacts. Returns the build status it
+// leads to: succeeded, failed (non-zero exit), aborted, or errored (with an error event
+// saying why).
 std::string run_task_step(StepContext& ctx, const nlohmann::json& step);
 
 }  // namespace tarmac::atc::engine

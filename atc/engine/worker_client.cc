@@ -12,7 +12,6 @@
 namespace tarmac::atc::engine {
 
 namespace wv1 = worker::v1;
-namespace bv1 = baggageclaim::v1;
 
 Result<std::unique_ptr<WorkerClient>> WorkerClient::connect(const std::string& address,
                                                             const TlsFiles& tls) {
@@ -25,46 +24,53 @@ Result<std::unique_ptr<WorkerClient>> WorkerClient::connect(const std::string& a
   auto c = std::make_unique<WorkerClient>();
   c->channel_ = grpc::CreateChannel(address, *creds);
   c->containers_ = wv1::Containers::NewStub(c->channel_);
-  c->volumes_ = bv1::Volumes::NewStub(c->channel_);
+  c->volumes_ = std::make_unique<baggageclaim::Client>(c->channel_);
   return c;
 }
 
 Result<std::optional<std::string>> WorkerClient::find_volume(
     const std::map<std::string, std::string>& props) {
-  bv1::ListRequest req;
-  for (const auto& [k, v] : props) (*req.mutable_properties())[k] = v;
-  bv1::ListResponse resp;
-  grpc::ClientContext ctx;
-  if (auto s = volumes_->List(&ctx, req, &resp); !s.ok()) return from_grpc("list volumes", s);
-  if (resp.volumes().empty()) return std::optional<std::string>();
-  return std::optional<std::string>(resp.volumes(0).handle());
+  auto found = volumes_->list(props);
+  if (!found) return std::move(found).error();
+  if (found->empty()) return std::optional<std::string>();
+  return std::optional<std::string>(found->front().handle);
+}
+
+Status WorkerClient::create_volume(const baggageclaim::CreateSpec& spec) {
+  auto made = volumes_->create(spec);
+  if (!made) return std::move(made).error();
+  return ok_status();
 }
 
 Status WorkerClient::import_volume(const std::string& handle, const std::string& path,
                                    const std::map<std::string, std::string>& props) {
-  bv1::CreateRequest req;
-  req.set_handle(handle);
-  req.mutable_strategy()->mutable_import()->set_path(path);
-  req.set_privileged(true);
-  for (const auto& [k, v] : props) (*req.mutable_properties())[k] = v;
-  bv1::Volume v;
-  grpc::ClientContext ctx;
-  if (auto s = volumes_->Create(&ctx, req, &v); !s.ok()) return from_grpc("import " + path, s);
+  baggageclaim::CreateSpec spec;
+  spec.handle = handle;
+  spec.strategy.kind = baggageclaim::Strategy::Kind::kImport;
+  spec.strategy.import_path = path;
+  spec.privileged = true;
+  spec.properties = props;
+  if (auto s = create_volume(spec); !s.ok()) return std::move(s).error().wrap("import " + path);
   return ok_status();
 }
 
 Status WorkerClient::empty_volume(const std::string& handle, bool privileged,
                                   const std::map<std::string, std::string>& props) {
-  bv1::CreateRequest req;
-  req.set_handle(handle);
-  req.mutable_strategy()->mutable_empty();
-  req.set_privileged(privileged);
-  for (const auto& [k, v] : props) (*req.mutable_properties())[k] = v;
-  bv1::Volume v;
-  grpc::ClientContext ctx;
-  if (auto s = volumes_->Create(&ctx, req, &v); !s.ok())
-    return from_grpc("create volume " + handle, s);
-  return ok_status();
+  baggageclaim::CreateSpec spec;
+  spec.handle = handle;
+  spec.privileged = privileged;
+  spec.properties = props;
+  return create_volume(spec);
+}
+
+Status WorkerClient::cow_volume(const std::string& handle, const std::string& parent,
+                                bool privileged) {
+  baggageclaim::CreateSpec spec;
+  spec.handle = handle;
+  spec.strategy.kind = baggageclaim::Strategy::Kind::kCow;
+  spec.strategy.parent = parent;
+  spec.privileged = privileged;
+  return create_volume(spec);
 }
 
 Status WorkerClient::create_container(const wv1::ContainerSpec& spec) {

@@ -6,9 +6,9 @@
 #include <mutex>
 #include <string>
 
+#include "baggageclaim/client.h"
 #include "common/grpc/credentials.h"
 #include "common/result.h"
-#include "tarmac/baggageclaim/v1/baggageclaim.grpc.pb.h"
 #include "tarmac/worker/v1/containers.grpc.pb.h"
 
 namespace tarmac::atc::engine {
@@ -28,20 +28,27 @@ class WorkerClient {
   // An empty volume (unprivileged ones are mapped for unprivileged containers).
   Status empty_volume(const std::string& handle, bool privileged,
                       const std::map<std::string, std::string>& props);
+  // A copy-on-write child of `parent` (an input of a task on the artifact's own worker).
+  Status cow_volume(const std::string& handle, const std::string& parent, bool privileged);
   Status create_container(const worker::v1::ContainerSpec& spec);
   Status destroy_container(const std::string& handle);
 
   // Runs a process and hands its output to `on_output` (stream, bytes) as it comes; the exit
   // status (128 + signal for a signal). Once `aborted` says so (asked twice a second), the
   // process gets SIGTERM and, ten seconds later, SIGKILL.
+  // The worker's volume service, for streaming into and out of volumes.
+  baggageclaim::Client& volumes() { return *volumes_; }
+
   Result<int> run(const std::string& handle, const worker::v1::ProcessSpec& process,
                   const std::function<void(bool is_stderr, const std::string&)>& on_output,
                   const std::function<bool()>& aborted = {});
 
  private:
+  Status create_volume(const baggageclaim::CreateSpec& spec);
+
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<worker::v1::Containers::Stub> containers_;
-  std::unique_ptr<baggageclaim::v1::Volumes::Stub> volumes_;
+  std::unique_ptr<baggageclaim::Client> volumes_;
 };
 
 // One client per worker address, kept: a channel (and its TLS session) serves every step on

@@ -60,6 +60,8 @@ class Archiver {
     if (::fstatat(dir, leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
       return sys_error("stream out \"" + name + "\": stat");
     if (S_ISSOCK(st.st_mode)) return ok_status();
+    if (options_.include && name != "./" && !options_.include(name, S_ISDIR(st.st_mode)))
+      return ok_status();
     // An id the mapping does not cover reads as the kernel's overflow id, as a container
     // would see it.
     int64_t uid = int64_t{st.st_uid} - options_.id_offset;

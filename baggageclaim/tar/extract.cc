@@ -260,7 +260,7 @@ class Extractor {
   }
 
   Status apply_fd(int fd, const Metadata& m, const std::string& name) {
-    if (::fchown(fd, m.uid, m.gid) != 0)
+    if (options_.keep_owners && ::fchown(fd, m.uid, m.gid) != 0)
       return sys_error("stream in: entry \"" + name + "\": chown");
     if (::fchmod(fd, m.mode & 07777) != 0)
       return sys_error("stream in: entry \"" + name + "\": chmod");
@@ -271,7 +271,8 @@ class Extractor {
 
   Status apply_at(int dir, const std::string& leaf, const Metadata& m, bool is_link) {
     std::string what = "stream in: entry \"" + m.rel + "\"";
-    if (::fchownat(dir, leaf.c_str(), m.uid, m.gid, AT_SYMLINK_NOFOLLOW) != 0)
+    if (options_.keep_owners &&
+        ::fchownat(dir, leaf.c_str(), m.uid, m.gid, AT_SYMLINK_NOFOLLOW) != 0)
       return sys_error(what + ": chown");
     if (!is_link && ::fchmodat(dir, leaf.c_str(), m.mode & 07777, 0) != 0)
       return sys_error(what + ": chmod");
@@ -330,7 +331,8 @@ Status extract_into(int staging_fd, const ReadFn& read, const ExtractOptions& op
   TARMAC_TRY(extractor.run(a.get(), source));
   TARMAC_RETURN_IF_ERROR(merge_tree(staging_fd, dest_fd), "stream in");
   if (const auto& root = extractor.root_metadata()) {
-    if (::fchown(dest_fd, root->uid, root->gid) != 0 || ::fchmod(dest_fd, root->mode & 07777) != 0)
+    if ((options.keep_owners && ::fchown(dest_fd, root->uid, root->gid) != 0) ||
+        ::fchmod(dest_fd, root->mode & 07777) != 0)
       return sys_error("stream in: entry \"./\": set owner and mode");
     struct timespec times[2] = {root->mtime, root->mtime};
     (void)::futimens(dest_fd, times);

@@ -1,10 +1,12 @@
 // What goes out of a volume comes back the same, in every encoding; streams merge into what
 // is there as tar -x would.
 #include <fcntl.h>
+
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
+#include <algorithm>
 
 #include "baggageclaim/tar/tar.h"
 #include "baggageclaim/tar/tar_test_util.h"
@@ -166,6 +168,53 @@ TEST_P(TarRoundTripTest, SymlinkAsTheStreamedPathIsRefused) {
   Status s = stream_out(fd.get(), "tree/etc", [](std::string_view) { return ok_status(); }, {});
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.error().what().find("tree/etc"), std::string::npos);
+}
+
+TEST_P(TarRoundTripTest, IncludeFilterLeavesOutWhatItRefusesAndWholeDirectories) {
+  std::string t = src_ + "/tree";
+  ASSERT_TRUE(fs::make_dirs(t + "/build/deep").ok());
+  ASSERT_TRUE(fs::write_file(t + "/keep.txt", "k").ok());
+  ASSERT_TRUE(fs::write_file(t + "/skip.log", "s").ok());
+  ASSERT_TRUE(fs::write_file(t + "/build/deep/x", "x").ok());
+  UniqueFd fd(::open(src_.c_str(), O_RDONLY | O_DIRECTORY));
+  std::string data;
+  std::vector<std::string> asked;
+  ArchiveOptions o;
+  o.encoding = GetParam();
+  o.include = [&](const std::string& name, bool is_dir) {
+    asked.push_back(name);
+    return name != "./skip.log" && !(is_dir && name == "./build");
+  };
+  ASSERT_TRUE(stream_out(
+                  fd.get(), "tree",
+                  [&](std::string_view d) {
+                    data.append(d);
+                    return ok_status();
+                  },
+                  o)
+                  .ok());
+  ASSERT_TRUE(in(data, "").ok());
+  EXPECT_TRUE(fs::exists(dst_ + "/keep.txt"));
+  EXPECT_TRUE(fs::exists(dst_ + "/empty"));
+  EXPECT_FALSE(fs::exists(dst_ + "/skip.log"));
+  EXPECT_FALSE(fs::exists(dst_ + "/build"));
+  EXPECT_EQ(std::count(asked.begin(), asked.end(), "./build/deep"), 0) << "walked a refused dir";
+}
+
+TEST_P(TarRoundTripTest, WithoutKeepOwnersEntriesBelongToTheExtractingUser) {
+  std::string t = src_ + "/tree";
+  ASSERT_TRUE(fs::write_file(t + "/owned", "o").ok());
+  ASSERT_EQ(::chown((t + "/owned").c_str(), 1234, 5678), 0);
+  ASSERT_EQ(::chmod((t + "/owned").c_str(), 0750), 0);
+  std::string data = out("tree");
+  UniqueFd fd(::open(dst_.c_str(), O_RDONLY | O_DIRECTORY));
+  ExtractOptions o;
+  o.encoding = GetParam();
+  o.keep_owners = false;
+  ASSERT_TRUE(stream_in(fd.get(), "", read_from(data, 1000), o).ok());
+  struct stat st = lstat_of(dst_ + "/owned");
+  EXPECT_EQ(st.st_uid, ::geteuid());
+  EXPECT_EQ(st.st_mode & 07777, 0750u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Encodings, TarRoundTripTest,

@@ -35,6 +35,9 @@ struct ExtractOptions {
   // Added to every uid/gid of the archive before chown (an unprivileged volume stored with
   // host ids); ids that land outside [0, 2^32-2] are refused.
   int64_t id_offset = 0;
+  // Off: entries keep the extracting user's ids (as tar does for a user who is not root,
+  // who could not chown them anyway).
+  bool keep_owners = true;
 };
 
 // Extracts a tar stream into the directory `subpath` (created if missing, "" or "." = the
@@ -63,6 +66,9 @@ struct ArchiveOptions {
   // Subtracted from every uid/gid before it goes into a header (the inverse of
   // ExtractOptions::id_offset); ids below the offset become 65534, the kernel's overflow id.
   int64_t id_offset = 0;
+  // Set: only entries it accepts go in ("./a/b", whether a directory); a refused directory
+  // is skipped whole. For `fly execute`, which sends what git would (.gitignore respected).
+  std::function<bool(const std::string& name, bool is_dir)> include;
 };
 
 // Archives `subpath` beneath `root_fd` (a directory: its content with names relative to

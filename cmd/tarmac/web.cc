@@ -92,6 +92,15 @@ CLI::App* add_web(CLI::App& app, WebCommand& o) {
                   "Seconds between looks for pending builds made through other web nodes")
       ->check(CLI::Range(0.01, 86400.0))
       ->capture_default_str();
+  web->add_option("--container-placement-strategy", o.web.placement.strategies,
+                  "How workers are chosen for a step, each narrowing the last: volume-locality, "
+                  "fewest-build-containers, limit-active-tasks, random (repeat the flag to chain)")
+      ->capture_default_str();
+  web->add_option("--max-active-tasks-per-worker", o.web.placement.max_active_tasks,
+                  "Most tasks running at once on one worker (with limit-active-tasks; 0 = no "
+                  "limit)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   web->add_option("--auth-duration", o.auth_duration_h, "Hours a login token lasts")
       ->check(CLI::Range(0.01, 8760.0))
       ->capture_default_str();
@@ -114,6 +123,7 @@ Result<std::unique_ptr<atc::WebNode>> start_web_node(WebCommand& o) {
   o.web.build_tracker_interval =
       std::chrono::milliseconds(static_cast<int64_t>(o.build_tracker_interval_s * 1000));
   o.web.token_ttl = std::chrono::seconds(static_cast<int64_t>(o.auth_duration_h * 3600));
+  TARMAC_TRY(atc::engine::validate(o.web.placement));
   return atc::WebNode::start(o.web);
 }
 

@@ -1,0 +1,75 @@
+#include "common/byte_pipe.h"
+
+namespace tarmac {
+
+Result<bool> BytePipe::try_write(std::string_view data) {
+  std::lock_guard lock(mu_);
+  if (abandoned_) return *abandoned_;
+  if (data.empty()) return true;
+  if (size_ > 0 && size_ + data.size() > capacity_) return false;
+  chunks_.emplace_back(data);
+  size_ += data.size();
+  changed_.notify_all();
+  return true;
+}
+
+Status BytePipe::write(std::string_view data) {
+  std::unique_lock lock(mu_);
+  changed_.wait(lock, [&] { return abandoned_ || size_ == 0 || size_ + data.size() <= capacity_; });
+  if (abandoned_) return *abandoned_;
+  if (data.empty()) return ok_status();
+  chunks_.emplace_back(data);
+  size_ += data.size();
+  changed_.notify_all();
+  return ok_status();
+}
+
+void BytePipe::close() {
+  std::lock_guard lock(mu_);
+  closed_ = true;
+  changed_.notify_all();
+}
+
+void BytePipe::fail(Error why) {
+  std::lock_guard lock(mu_);
+  if (closed_) return;  // a stream that ended whole stays whole
+  failed_ = std::move(why);
+  closed_ = true;
+  changed_.notify_all();
+}
+
+Result<std::string> BytePipe::read() {
+  std::unique_lock lock(mu_);
+  changed_.wait(lock, [&] { return !chunks_.empty() || closed_; });
+  // A failure wins over what is still buffered: the stream is broken either way.
+  if (failed_) return *failed_;
+  if (chunks_.empty()) return std::string();
+  std::string out = std::move(chunks_.front());
+  chunks_.pop_front();
+  size_ -= out.size();
+  changed_.notify_all();
+  return out;
+}
+
+Result<BytePipe::Poll> BytePipe::try_read(std::string& out) {
+  std::lock_guard lock(mu_);
+  if (failed_) return *failed_;
+  if (chunks_.empty()) return closed_ ? Poll::kEnd : Poll::kEmpty;
+  while (!chunks_.empty()) {
+    out += chunks_.front();
+    size_ -= chunks_.front().size();
+    chunks_.pop_front();
+  }
+  changed_.notify_all();
+  return Poll::kData;
+}
+
+void BytePipe::abandon(Error why) {
+  std::lock_guard lock(mu_);
+  if (!abandoned_) abandoned_ = std::move(why);
+  chunks_.clear();
+  size_ = 0;
+  changed_.notify_all();
+}
+
+}  // namespace tarmac
