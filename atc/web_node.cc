@@ -1,6 +1,7 @@
 #include "atc/web_node.h"
 
 #include "atc/db/artifacts.h"
+#include "atc/db/builds.h"
 
 #include <spdlog/spdlog.h>
 
@@ -119,10 +120,15 @@ void WebNode::periodic() {
     });
     if (!workers) spdlog::warn("web: {}", workers.error().what());
     auto gc = db::run_if_due(*pool_, "gc", options_.gc_interval, [this]() -> Status {
-      // An upload no build claimed within an hour is abandoned (fly uploads right before it
-      // creates the build).
+      // fly uploads right before it creates the build and downloads right after it ends: an
+      // hour either side is plenty (Concourse keeps them 12 hours).
       auto expired = db::ArtifactStore(*pool_).expire(3600);
       if (!expired) return std::move(expired).error();
+      db::BuildStore builds(*pool_);
+      if (auto ids = builds.uncompacted(20); ids)
+        for (int64_t id : *ids) (void)builds.compact_events(id);
+      if (auto reaped = builds.reap_logs(options_.log_retention); reaped && *reaped)
+        spdlog::info("web: build logs of {} builds reaped", *reaped);
       auto n = gc_->mark_orphans();
       if (!n) return std::move(n).error();
       if (n->containers || n->volumes)

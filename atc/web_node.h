@@ -8,6 +8,7 @@
 #include <thread>
 #include <utility>
 #include <vector>
+#include "atc/db/builds.h"
 #include "atc/engine/placement.h"
 
 #include "atc/db/gc.h"
@@ -52,6 +53,7 @@ struct WebOptions {
   // node's API are taken at once).
   std::chrono::milliseconds build_tracker_interval{1000};
   engine::PlacementOptions placement;
+  db::LogRetention log_retention;
   // A finished one-off build's containers stay this long for `fly intercept`.
   std::chrono::seconds one_off_grace{std::chrono::minutes(5)};
 

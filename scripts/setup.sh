@@ -12,7 +12,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libpq-dev postgresql
   libyaml-cpp-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev
-  libseccomp-dev libcap-dev libarchive-dev libssl-dev libcurl4-openssl-dev
+  libseccomp-dev libcap-dev libarchive-dev libzstd-dev libssl-dev libcurl4-openssl-dev
   busybox-static runc crun strace iproute2 procps util-linux curl
   tar gzip zstd
 )

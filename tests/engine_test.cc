@@ -42,12 +42,11 @@ class EngineTest : public WebWorkerFixture {
     return "timeout";
   }
   std::vector<nlohmann::json> events(int64_t id) {
-    auto r = pool_->query(
-        "SELECT type, payload FROM build_events WHERE build_id = $1 ORDER BY event_id", id);
+    // Through the store: a finished build's events are packed into chunks.
+    auto r = atc::db::BuildStore(*pool_).events(id, -1, 100000);
     std::vector<nlohmann::json> out;
-    for (int i = 0; r && i < r->size(); ++i)
-      out.push_back({{"event", (*r)[i].str("type")},
-                     {"data", nlohmann::json::parse((*r)[i].str("payload"))}});
+    for (size_t i = 0; r && i < r->size(); ++i)
+      out.push_back({{"event", (*r)[i].type}, {"data", nlohmann::json::parse((*r)[i].payload)}});
     return out;
   }
   // Waits for the task's first output.

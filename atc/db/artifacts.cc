@@ -104,14 +104,14 @@ Result<ArtifactRecord> ArtifactStore::keep_output(int64_t build_id, const std::s
   return **found;
 }
 
-Result<int64_t> ArtifactStore::expire(int64_t unclaimed_s) {
+Result<int64_t> ArtifactStore::expire(int64_t ttl_s) {
   auto r = pool_.query(
       "DELETE FROM worker_artifacts a WHERE"
       " (a.build_id IS NULL AND a.created_at < now() - $1::bigint * interval '1 second')"
       " OR EXISTS (SELECT 1 FROM builds b WHERE b.id = a.build_id"
       "  AND b.status NOT IN ('pending', 'started')"
-      "  AND coalesce(b.interceptible_until, b.end_time, b.create_time) < now())",
-      unclaimed_s);
+      "  AND coalesce(b.end_time, b.create_time) < now() - $1::bigint * interval '1 second')",
+      ttl_s);
   if (!r) return std::move(r).error().wrap("expire artifacts");
   return r->affected();
 }

@@ -41,9 +41,10 @@ class ArtifactStore {
   Result<ArtifactRecord> keep_output(int64_t build_id, const std::string& name,
                                      const std::string& volume_handle);
 
-  // Removes artifacts no one needs: uploads no build claimed within `unclaimed_s`, and those
-  // of builds that are over (past their intercept time). Returns how many went.
-  Result<int64_t> expire(int64_t unclaimed_s);
+  // Removes artifacts no one needs: uploads no build claimed within `ttl_s`, and those of
+  // builds that ended longer than `ttl_s` ago (their outputs were there to download). Returns
+  // how many went.
+  Result<int64_t> expire(int64_t ttl_s);
 
  private:
   Pool& pool_;

@@ -1,6 +1,7 @@
 #include "atc/db/builds.h"
 
 #include "atc/db/artifacts.h"
+#include "atc/db/event_chunks.h"
 
 #include <atomic>
 #include <cerrno>
@@ -129,16 +130,101 @@ Result<int> BuildStore::append_event(int64_t build_id, const std::string& type,
 }
 
 Result<std::vector<BuildEvent>> BuildStore::events(int64_t build_id, int after, int limit) {
+  // One statement, so one snapshot: a compaction committing meanwhile cannot hide events
+  // (they are either still rows or already in a chunk). Chunks come whole.
   auto r = pool_.query(
-      "SELECT event_id, type, version, payload FROM build_events"
-      " WHERE build_id = $1 AND event_id > $2 ORDER BY event_id LIMIT $3",
+      "(SELECT first_event_id AS event_id, '' AS type, '' AS version, '' AS payload,"
+      "  encode(data, 'hex') AS chunk FROM build_event_chunks"
+      "  WHERE build_id = $1 AND last_event_id > $2)"
+      " UNION ALL"
+      " (SELECT event_id, type, version, payload, NULL FROM build_events"
+      "  WHERE build_id = $1 AND event_id > $2 ORDER BY event_id LIMIT $3)"
+      " ORDER BY event_id",
       build_id, after, limit);
   if (!r) return std::move(r).error().wrap("read build events");
   std::vector<BuildEvent> out;
-  for (int i = 0; i < r->size(); ++i)
-    out.push_back({static_cast<int>((*r)[i].i64("event_id")), (*r)[i].str("type"),
-                   (*r)[i].str("version"), (*r)[i].str("payload")});
+  for (int i = 0; i < r->size(); ++i) {
+    auto row = (*r)[i];
+    if (row.null("chunk")) {
+      out.push_back({static_cast<int>(row.i64("event_id")), row.str("type"), row.str("version"),
+                     row.str("payload")});
+      continue;
+    }
+    auto packed = from_bytea_hex("\\x" + row.str("chunk"));
+    if (!packed) return std::move(packed).error().wrap("build " + std::to_string(build_id));
+    auto events = unpack_events(*packed);
+    if (!events) return std::move(events).error().wrap("build " + std::to_string(build_id));
+    for (auto& e : *events)
+      if (e.event_id > after) out.push_back(std::move(e));
+  }
   return out;
+}
+
+Status BuildStore::compact_events(int64_t build_id) {
+  // Chunks of about this many bytes of JSON, so a reader resuming mid-build unpacks little.
+  constexpr size_t kChunkBytes = 1 << 20;
+  return pool_.transaction([&](Connection& conn) -> Status {
+    auto r = conn.query(
+        "SELECT event_id, type, version, payload FROM build_events b WHERE build_id = $1"
+        " AND EXISTS (SELECT 1 FROM builds WHERE id = $1 AND status NOT IN ('pending', "
+        "'started')) ORDER BY event_id FOR UPDATE",
+        build_id);
+    if (!r) return std::move(r).error().wrap("compact events of build " + std::to_string(build_id));
+    if (r->empty()) return ok_status();
+    std::vector<BuildEvent> run;
+    size_t bytes = 0;
+    auto flush = [&]() -> Status {
+      if (run.empty()) return ok_status();
+      auto w = conn.query(
+          "INSERT INTO build_event_chunks (build_id, first_event_id, last_event_id, data)"
+          " VALUES ($1, $2, $3, $4::bytea)",
+          build_id, run.front().event_id, run.back().event_id, to_bytea_hex(pack_events(run)));
+      if (!w) return std::move(w).error();
+      run.clear();
+      bytes = 0;
+      return ok_status();
+    };
+    for (int i = 0; i < r->size(); ++i) {
+      auto row = (*r)[i];
+      run.push_back({static_cast<int>(row.i64("event_id")), row.str("type"), row.str("version"),
+                     row.str("payload")});
+      bytes += run.back().payload.size();
+      if (bytes >= kChunkBytes) TARMAC_TRY(flush());
+    }
+    TARMAC_TRY(flush());
+    auto d = conn.query("DELETE FROM build_events WHERE build_id = $1", build_id);
+    if (!d) return std::move(d).error();
+    return ok_status();
+  });
+}
+
+Result<std::vector<int64_t>> BuildStore::uncompacted(int limit) {
+  auto r = pool_.query(
+      "SELECT DISTINCT e.build_id FROM build_events e JOIN builds b ON b.id = e.build_id"
+      " WHERE b.status NOT IN ('pending', 'started') ORDER BY e.build_id LIMIT $1",
+      limit);
+  if (!r) return std::move(r).error().wrap("find builds to compact");
+  std::vector<int64_t> out;
+  for (int i = 0; i < r->size(); ++i) out.push_back((*r)[i].i64("build_id"));
+  return out;
+}
+
+Result<int64_t> BuildStore::reap_logs(const LogRetention& keep) {
+  if (keep.days <= 0 && keep.builds <= 0) return int64_t{0};
+  auto r = pool_.query(
+      "WITH ranked AS (SELECT id, end_time, row_number() OVER"
+      "  (PARTITION BY team_id ORDER BY id DESC) AS newest FROM builds"
+      "  WHERE status NOT IN ('pending', 'started') AND NOT logs_reaped),"
+      " doomed AS (UPDATE builds SET logs_reaped = true FROM ranked"
+      "  WHERE builds.id = ranked.id AND"
+      "  (($1 > 0 AND ranked.end_time < now() - $1::bigint * interval '1 day')"
+      "   OR ($2 > 0 AND ranked.newest > $2)) RETURNING builds.id),"
+      " a AS (DELETE FROM build_events WHERE build_id IN (SELECT id FROM doomed)),"
+      " b AS (DELETE FROM build_event_chunks WHERE build_id IN (SELECT id FROM doomed))"
+      " SELECT count(*) AS n FROM doomed",
+      keep.days, keep.builds);
+  if (!r) return std::move(r).error().wrap("reap build logs");
+  return (*r)[0].i64("n");
 }
 
 }  // namespace tarmac::atc::db

@@ -23,6 +23,13 @@ struct BuildEvent {
   std::string type, version, payload;  // payload: the event's "data" as JSON text
 };
 
+// Build log retention (Concourse's --default-days-to-retain-build-logs and
+// --default-build-logs-to-retain, applied per team to its builds): 0 = keep.
+struct LogRetention {
+  int64_t days = 0;
+  int64_t builds = 0;
+};
+
 struct BuildPage {
   std::vector<BuildRecord> builds;    // newest first
   std::optional<int64_t> next_until;  // ids below this are the next page
@@ -59,8 +66,18 @@ class BuildStore {
   // Appends an event; its id is the build's next.
   Result<int> append_event(int64_t build_id, const std::string& type, const std::string& version,
                            const std::string& payload_json);
-  // Events with ids greater than `after` (-1: from the start), at most `limit`.
+  // Events with ids greater than `after` (-1: from the start), in order: at most `limit`
+  // single rows, plus whole compacted chunks.
   Result<std::vector<BuildEvent>> events(int64_t build_id, int after, int limit);
+
+  // Packs a finished build's event rows into compressed chunks (same ids, same payloads);
+  // nothing for a build still running.
+  Status compact_events(int64_t build_id);
+  // Finished builds whose events are not compacted yet (the engine that ran them stopped
+  // before it could), oldest first.
+  Result<std::vector<int64_t>> uncompacted(int limit);
+  // Removes the events of finished builds beyond the retention; how many builds lost theirs.
+  Result<int64_t> reap_logs(const LogRetention& keep);
 
  private:
   Pool& pool_;

@@ -91,8 +91,14 @@ void Engine::run_build(int64_t id) {
   std::string status = run_plan(ctx, plan);
   spdlog::info("engine: build {} {}", id, status);
   (void)events.status(status);
-  if (auto s = builds_.finish(id, status, options_.intercept_grace_s); !s.ok())
+  if (auto s = builds_.finish(id, status, options_.intercept_grace_s); !s.ok()) {
     spdlog::error("engine: build {}: {}", id, s.error().what());
+    return;
+  }
+  // Its events stop changing now: store them packed (the GC pass does it for builds whose
+  // engine did not get this far).
+  if (auto s = builds_.compact_events(id); !s.ok())
+    spdlog::warn("engine: build {}: {}", id, s.error().what());
 }
 
 }  // namespace tarmac::atc::engine

@@ -101,6 +101,14 @@ CLI::App* add_web(CLI::App& app, WebCommand& o) {
                   "limit)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  web->add_option("--default-days-to-retain-build-logs", o.web.log_retention.days,
+                  "Days a finished build's log is kept (0 = forever)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  web->add_option("--default-build-logs-to-retain", o.web.log_retention.builds,
+                  "Finished builds per team whose logs are kept, newest first (0 = all)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   web->add_option("--auth-duration", o.auth_duration_h, "Hours a login token lasts")
       ->check(CLI::Range(0.01, 8760.0))
       ->capture_default_str();
