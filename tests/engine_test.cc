@@ -229,6 +229,37 @@ TEST_F(EngineTest, FlyExecute) {
   EXPECT_NE(out.find("missing required input `src`"), std::string::npos) << out;
 }
 
+// The web node killed (SIGKILL) mid-task and started again: the build is resumed, attached
+// to the running task where its log stopped; it ends with the task's status and every line
+// of output exactly once. A clean stop (SIGTERM) leaves the task running for the next start
+// in the same way.
+TEST_F(EngineTest, WebRestartMidBuildResumesTheTask) {
+  ASSERT_TRUE(wait_worker(in_state("running")));
+  for (int sig : {SIGKILL, SIGTERM}) {
+    SCOPED_TRACE(sig == SIGKILL ? "SIGKILL" : "SIGTERM");
+    int64_t id = run_script(
+        "for i in 1 2 3; do echo before $i; done; sleep 2; for i in 1 2 3; do echo after $i; "
+        "done; exit 3");
+    ASSERT_TRUE(wait_first_log(id));
+    ASSERT_EQ(web_->restart(sig), "");
+    EXPECT_EQ(wait_build(id), "failed") << web_->log();
+    // Resumed and attached, not re-run: the lines before the restart are not repeated.
+    EXPECT_NE(web_->log().find("resuming build " + std::to_string(id)), std::string::npos);
+    EXPECT_NE(web_->log().find("attaching to"), std::string::npos);
+    std::string log;
+    int finishes = 0;
+    for (auto& e : events(id)) {
+      if (e["event"] == "log") log += e["data"]["payload"].get<std::string>();
+      if (e["event"] == "finish-task") {
+        ++finishes;
+        EXPECT_EQ(e["data"]["exit_status"], 3);
+      }
+    }
+    EXPECT_EQ(log, "before 1\nbefore 2\nbefore 3\nafter 1\nafter 2\nafter 3\n");
+    EXPECT_EQ(finishes, 1);
+  }
+}
+
 // fly execute -i/-o: the input goes up as git would send it (.gitignore respected unless
 // -x), modes and symlinks intact both ways; a missing optional input is just absent; outputs
 // come back into the given directory; privileged tasks get their inputs too.

@@ -23,14 +23,15 @@ class WebProcess {
       : pg_(pg), db_(std::move(db)), extra_(std::move(extra)) {}
 
   std::string start() {
-    std::vector<std::string> args = {bin_dir() + "/tarmac", "web", "--postgres-port",
-                                     std::to_string(pg_.pg().port()), "--postgres-user", "tarmac",
-                                     "--postgres-database", db_, "--bind-port", "0",
-                                     "--tsa-bind-port", "0", "--add-local-user", "admin:secret",
-                                     "--main-team-local-user", "admin", "--gc-interval", "0.2",
-                                     // Builds the tests write straight to the database are
-                                     // theirs; the engine takes only those made through the API.
-                                     "--build-tracker-interval", "3600"};
+    std::vector<std::string> args = {
+        bin_dir() + "/tarmac", "web", "--postgres-port", std::to_string(pg_.pg().port()),
+        "--postgres-user", "tarmac", "--postgres-database", db_, "--bind-port",
+        std::to_string(fixed_port_), "--tsa-bind-port", std::to_string(fixed_registry_port_),
+        "--add-local-user", "admin:secret", "--main-team-local-user", "admin", "--gc-interval",
+        "0.2",
+        // Builds the tests write straight to the database are
+        // theirs; the engine takes only those made through the API.
+        "--build-tracker-interval", "3600"};
     args.insert(args.end(), extra_.begin(), extra_.end());
     process_ = std::make_unique<ServerProcess>(args, log_.path() + "/web.log");
     std::string err = process_->start();
@@ -41,6 +42,15 @@ class WebProcess {
     return registry_port_ ? "" : "no registry line";
   }
   void stop() { process_.reset(); }
+  // Ends it with `sig` (SIGKILL: as a crash) and starts it again on the same ports, so its
+  // workers and clients find it where it was.
+  std::string restart(int sig) {
+    fixed_port_ = port();
+    fixed_registry_port_ = registry_port_;
+    process_->stop(sig);
+    process_.reset();
+    return start();
+  }
 
   int port() const { return process_->port(); }
   int registry_port() const { return registry_port_; }
@@ -73,6 +83,7 @@ class WebProcess {
   TempDir log_{"tarmac-web-log"};
   std::unique_ptr<ServerProcess> process_;
   int registry_port_ = 0;
+  int fixed_port_ = 0, fixed_registry_port_ = 0;  // 0: any
 };
 
 class WebFixture : public ::testing::Test {

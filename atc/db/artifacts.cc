@@ -87,6 +87,16 @@ Result<std::vector<ArtifactRecord>> ArtifactStore::for_build(int64_t build_id) {
 
 Result<ArtifactRecord> ArtifactStore::keep_output(int64_t build_id, const std::string& name,
                                                   const std::string& volume_handle) {
+  // Once per build and name, even when a resumed build keeps it again.
+  auto kept = pool_.query(
+      "SELECT a.id FROM worker_artifacts a JOIN volumes v ON v.worker_artifact_id = a.id"
+      " WHERE a.build_id = $1 AND a.name = $2 AND v.handle = $3",
+      build_id, name, volume_handle);
+  if (!kept) return std::move(kept).error().wrap("keep artifact " + name);
+  if (!kept->empty()) {
+    auto found = find((*kept)[0].i64("id"));
+    if (found && *found) return **found;
+  }
   auto r = pool_.query(
       "WITH a AS (INSERT INTO worker_artifacts (name, team_id, build_id)"
       "  SELECT $2, team_id, id FROM builds WHERE id = $1 RETURNING id),"

@@ -66,6 +66,11 @@ class BuildStore {
   // Appends an event; its id is the build's next.
   Result<int> append_event(int64_t build_id, const std::string& type, const std::string& version,
                            const std::string& payload_json);
+  // Appends an event carrying a process's output and records, in the same statement, the
+  // offset to attach to `container`'s process from for what follows.
+  Result<int> append_output_event(int64_t build_id, const std::string& type,
+                                  const std::string& version, const std::string& payload,
+                                  const std::string& container, int64_t offset);
   // Events with ids greater than `after` (-1: from the start), in order: at most `limit`
   // single rows, plus whole compacted chunks.
   Result<std::vector<BuildEvent>> events(int64_t build_id, int after, int limit);

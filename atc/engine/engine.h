@@ -11,6 +11,7 @@
 #include "atc/db/builds.h"
 #include "atc/db/pool.h"
 #include "atc/db/workers.h"
+#include "atc/engine/build_locks.h"
 #include "atc/engine/placement.h"
 #include "atc/engine/worker_client.h"
 #include "common/grpc/credentials.h"
@@ -27,7 +28,8 @@ struct EngineOptions {
 
 // Runs builds: claims pending ones (SKIP LOCKED, so several web nodes share the work), places
 // each step on a worker, records every container and volume before making it, and writes
-// the build's events.
+// the build's events. A build it runs is held by an advisory lock; started builds nobody
+// holds are resumed (their tasks attached to where the log stopped).
 class Engine {
  public:
   Engine(db::Pool& pool, db::WorkerStore& workers, EngineOptions options);
@@ -40,6 +42,9 @@ class Engine {
 
  private:
   void loop();
+  // Builds left started by an engine that is gone (its locks went with its session).
+  void resume_orphans();
+  void spawn(int64_t id);
   void run_build(int64_t id);
 
   db::Pool& pool_;
@@ -47,6 +52,7 @@ class Engine {
   db::BuildStore builds_;
   EngineOptions options_;
   WorkerClients clients_;
+  BuildLocks locks_;
   std::mutex mu_;
   std::condition_variable cv_;
   // Set under mu_ (for the loop's wait); read without it by running steps.

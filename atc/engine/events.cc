@@ -9,12 +9,14 @@ nlohmann::json origin(const std::string& id) { return {{"id", id}}; }
 
 }  // namespace
 
-Status EventWriter::write(const std::string& type, const std::string& version,
-                          nlohmann::json data) {
+Status EventWriter::write(const std::string& type, const std::string& version, nlohmann::json data,
+                          const std::string& container, uint64_t offset) {
   data["time"] = static_cast<int64_t>(std::time(nullptr));
   // Output that is not UTF-8 is shown with U+FFFD rather than lost (or throwing).
-  auto r = builds_.append_event(
-      build_, type, version, data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  std::string payload = data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  auto r = container.empty() ? builds_.append_event(build_, type, version, payload)
+                             : builds_.append_output_event(build_, type, version, payload,
+                                                           container, static_cast<int64_t>(offset));
   if (!r) return std::move(r).error();
   return ok_status();
 }
@@ -39,6 +41,13 @@ Status EventWriter::log(const std::string& o, bool is_stderr, const std::string&
   nlohmann::json from = origin(o);
   from["source"] = is_stderr ? "stderr" : "stdout";
   return write("log", "5.1", {{"origin", from}, {"payload", payload}});
+}
+
+Status EventWriter::output(const std::string& o, bool is_stderr, const std::string& payload,
+                           const std::string& container, uint64_t next_offset) {
+  nlohmann::json from = origin(o);
+  from["source"] = is_stderr ? "stderr" : "stdout";
+  return write("log", "5.1", {{"origin", from}, {"payload", payload}}, container, next_offset);
 }
 
 Status EventWriter::finish_task(const std::string& o, int exit_status) {

@@ -19,12 +19,17 @@ class EventWriter {
   Status initialize_task(const std::string& origin, const nlohmann::json& config);
   Status start_task(const std::string& origin);
   Status log(const std::string& origin, bool is_stderr, const std::string& payload);
+  // Output of `container`'s process up to `next_offset`, kept with the event (see
+  // BuildStore::append_output_event).
+  Status output(const std::string& origin, bool is_stderr, const std::string& payload,
+                const std::string& container, uint64_t next_offset);
   Status finish_task(const std::string& origin, int exit_status);
   Status error(const std::string& origin, const std::string& message);
   Status status(const std::string& status);
 
  private:
-  Status write(const std::string& type, const std::string& version, nlohmann::json data);
+  Status write(const std::string& type, const std::string& version, nlohmann::json data,
+               const std::string& container = "", uint64_t offset = 0);
   db::BuildStore& builds_;
   int64_t build_;
 };

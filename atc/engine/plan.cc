@@ -42,6 +42,7 @@ std::string artifact_output(StepContext& ctx, const std::string& origin,
 
 // Statuses in order of precedence when several steps end differently.
 int rank(const std::string& status) {
+  if (status == "detached") return 5;
   if (status == "aborted") return 4;
   if (status == "errored") return 3;
   if (status == "failed") return 2;
@@ -87,6 +88,7 @@ std::string run_plan(StepContext& ctx, const nlohmann::json& plan) {
     if (first == it->end() || next == it->end())
       return errored(ctx, origin, std::string(hook) + ": expected step and " + hook);
     std::string status = run_plan(ctx, *first);
+    if (status == "detached") return status;
     std::string h = hook;
     bool runs = h == "ensure" || (h == "on_abort" && status == "aborted") ||
                 (h == "on_failure" && status == "failed") ||

@@ -110,6 +110,108 @@ std::string join(const std::vector<std::string>& parts) {
   return out;
 }
 
+constexpr const char* kProcessId = "task";
+
+using Outputs = std::vector<std::pair<std::string, std::string>>;  // artifact name, volume
+using Start =
+    std::function<Result<int>(const WorkerClient::OutputFn&, const WorkerClient::Controls&)>;
+
+// Follows the task's process to its end (started or attached by `start`), its output as
+// log events that carry the offset to attach from; keeps the outputs as artifacts.
+std::string follow(StepContext& ctx, const std::string& origin, const db::WorkerRecord& worker,
+                   WorkerClient& client, const std::string& handle, const Outputs& outputs,
+                   const Start& start) {
+  bool was_aborted = false;
+  WorkerClient::Controls controls;
+  controls.aborted = [&] {
+    auto b = db::BuildStore(ctx.pool).find(ctx.build.id);
+    was_aborted = was_aborted || (b && *b && (*b)->aborted);
+    return was_aborted;
+  };
+  // Stopping lets the process run on: the next engine attaches to it.
+  controls.detach = [&] { return ctx.stopping.load(); };
+  controls.on_dropped = [&](uint64_t n) {
+    (void)ctx.events.log(
+        origin, true,
+        "(" + std::to_string(n) + " bytes of output were no longer kept by the worker)\n");
+  };
+  auto exit = start(
+      [&](bool is_stderr, const std::string& data, uint64_t next) {
+        if (auto s = ctx.events.output(origin, is_stderr, data, handle, next); !s.ok())
+          spdlog::warn("engine: build {}: {}", ctx.build.id, s.error().what());
+      },
+      controls);
+  if (!exit && exit.error().errnum() == ECANCELED) return "detached";
+  if (was_aborted) return "aborted";
+  if (!exit)
+    return errored(ctx, origin,
+                   "worker " + worker.info.name() + " lost: " + exit.error().message());
+  // Outputs are kept whatever the exit status: a failed task's output helps find out why.
+  for (const auto& [artifact, volume] : outputs)
+    ctx.artifacts[artifact] = {worker.info.name(), worker.info.address(), volume};
+  (void)ctx.events.finish_task(origin, *exit);
+  return *exit == 0 ? "succeeded" : "failed";
+}
+
+struct StepContainer {
+  std::string handle, worker, state, workdir;
+  int64_t offset = 0;
+};
+
+// The container an earlier run of this build made for the step, if any.
+Result<std::optional<StepContainer>> step_container(StepContext& ctx, const std::string& origin) {
+  auto r = ctx.pool.query(
+      "SELECT handle, worker_name, state, coalesce(meta->>'working_directory', '') AS workdir,"
+      " process_offset FROM containers WHERE build_id = $1 AND plan_id = $2"
+      " AND state IN ('creating', 'created') ORDER BY id DESC LIMIT 1",
+      ctx.build.id, origin);
+  if (!r) return std::move(r).error().wrap("find the step's container");
+  if (r->empty()) return std::optional<StepContainer>();
+  auto row = (*r)[0];
+  return std::optional<StepContainer>(StepContainer{row.str("handle"), row.str("worker_name"),
+                                                    row.str("state"), row.str("workdir"),
+                                                    row.i64("process_offset")});
+}
+
+// Picks the step up where a stopped engine left it: the exit status if the task had ended
+// (its finish-task event is stored), else the process followed from the stored offset.
+std::string resume(StepContext& ctx, const std::string& origin, const config::TaskConfig& config,
+                   const nlohmann::json& task, const StepContainer& c) {
+  auto worker = ctx.workers.find(c.worker);
+  if (!worker) return errored(ctx, origin, worker.error().message());
+  if (!*worker)
+    return errored(ctx, origin, "worker " + c.worker + " lost while the web node was away");
+  auto client = ctx.clients.get((*worker)->info.address());
+  if (!client) return errored(ctx, origin, client.error().message());
+  Outputs outputs;
+  for (const auto& out : config.outputs) {
+    auto v = ctx.pool.query(
+        "SELECT v.handle FROM volumes v JOIN containers c ON c.id = v.container_id"
+        " WHERE c.handle = $1 AND v.path = $2",
+        c.handle, c.workdir + "/" + (out.path.empty() ? out.name : out.path));
+    if (!v || v->empty())
+      return errored(ctx, origin, "output " + out.name + ": its volume is gone");
+    outputs.emplace_back(mapped(task, "output_mapping", out.name), (*v)[0].str("handle"));
+  }
+  auto finished = ctx.pool.query(
+      "SELECT payload FROM build_events WHERE build_id = $1 AND type = 'finish-task'"
+      " AND payload::jsonb->'origin'->>'id' = $2",
+      ctx.build.id, origin);
+  if (finished && !finished->empty()) {
+    int exit = nlohmann::json::parse((*finished)[0].str("payload")).value("exit_status", -1);
+    for (const auto& [artifact, volume] : outputs)
+      ctx.artifacts[artifact] = {c.worker, (*worker)->info.address(), volume};
+    return exit == 0 ? "succeeded" : "failed";
+  }
+  spdlog::info("engine: build {}: attaching to {} on {} from offset {}", ctx.build.id, c.handle,
+               c.worker, c.offset);
+  return follow(ctx, origin, **worker, **client, c.handle, outputs,
+                [&](const WorkerClient::OutputFn& out, const WorkerClient::Controls& controls) {
+                  return (*client)->attach(c.handle, kProcessId, static_cast<uint64_t>(c.offset),
+                                           out, controls);
+                });
+}
+
 }  // namespace
 
 std::string run_task_step(StepContext& ctx, const nlohmann::json& step) {
@@ -151,8 +253,19 @@ std::string run_task_step(StepContext& ctx, const nlohmann::json& step) {
   }
   if (!missing.empty()) return errored(ctx, origin, "missing inputs: " + join(missing));
 
+  // A web node that stopped may have left this step's container behind: follow it on.
+  auto existing = step_container(ctx, origin);
+  if (!existing) return errored(ctx, origin, existing.error().message());
+  if (*existing) {
+    if ((*existing)->state == "created") return resume(ctx, origin, *config, task, **existing);
+    // Stopped while it was being made: the GC takes it; the step starts over.
+    (void)ctx.pool.query("UPDATE containers SET state = 'failed' WHERE handle = $1",
+                         (*existing)->handle);
+  }
+
   auto worker = place(ctx, origin, *config, tags, inputs_on);
   if (!worker && worker.error().errnum() == ECANCELED) return "aborted";
+  if (!worker && ctx.stopping) return "detached";
   if (!worker) return errored(ctx, origin, worker.error().message());
   const std::string& worker_name = worker->info.name();
   (void)ctx.events.selected_worker(origin, worker_name);
@@ -261,36 +374,15 @@ std::string run_task_step(StepContext& ctx, const nlohmann::json& step) {
   (void)ctx.events.initialize_task(origin, config::to_json(*config));
   (void)ctx.events.start_task(origin);
   worker::v1::ProcessSpec process;
-  process.set_id("task");
+  process.set_id(kProcessId);
   process.set_path(config->run.path);
   for (const auto& a : config->run.args) process.add_args(a);
   if (!config->run.dir.empty())
     process.set_dir(config->run.dir[0] == '/' ? config->run.dir : workdir + "/" + config->run.dir);
-  bool was_aborted = false;
-  auto aborted = [&] {
-    auto b = db::BuildStore(ctx.pool).find(ctx.build.id);
-    was_aborted = was_aborted || (b && *b && (*b)->aborted) || ctx.stopping;
-    return was_aborted;
-  };
-  auto exit = (*client)->run(
-      handle, process,
-      [&](bool is_stderr, const std::string& data) {
-        if (auto s = ctx.events.log(origin, is_stderr, data); !s.ok())
-          spdlog::warn("engine: build {}: {}", ctx.build.id, s.error().what());
-      },
-      aborted);
-  if (ctx.stopping)
-    return errored(ctx, origin,
-                   "the web node stopped while the task ran (builds do not yet survive a web "
-                   "restart)");
-  if (was_aborted) return "aborted";
-  if (!exit)
-    return errored(ctx, origin, "worker " + worker_name + " lost: " + exit.error().message());
-  // Outputs are kept whatever the exit status: a failed task's output helps find out why.
-  for (const auto& [artifact, volume] : outputs)
-    ctx.artifacts[artifact] = {worker_name, worker->info.address(), volume};
-  (void)ctx.events.finish_task(origin, *exit);
-  return *exit == 0 ? "succeeded" : "failed";
+  return follow(ctx, origin, *worker, **client, handle, outputs,
+                [&](const WorkerClient::OutputFn& out, const WorkerClient::Controls& controls) {
+                  return (*client)->run(handle, process, out, controls);
+                });
 }
 
 }  // namespace tarmac::atc::engine

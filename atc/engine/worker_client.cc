@@ -94,23 +94,40 @@ Status WorkerClient::destroy_container(const std::string& handle) {
 }
 
 Result<int> WorkerClient::run(const std::string& handle, const wv1::ProcessSpec& process,
-                              const std::function<void(bool, const std::string&)>& on_output,
-                              const std::function<bool()>& aborted) {
-  grpc::ClientContext ctx;
-  auto stream = containers_->Process(&ctx);
+                              const OutputFn& on_output, const Controls& controls) {
   wv1::ProcessInput in;
   in.mutable_run()->set_handle(handle);
   *in.mutable_run()->mutable_process() = process;
-  if (!stream->Write(in)) return from_grpc("run in " + handle, stream->Finish());
+  return follow(in, "run in " + handle, on_output, controls);
+}
+
+Result<int> WorkerClient::attach(const std::string& handle, const std::string& process_id,
+                                 uint64_t from_offset, const OutputFn& on_output,
+                                 const Controls& controls) {
+  wv1::ProcessInput in;
+  in.mutable_attach()->set_handle(handle);
+  in.mutable_attach()->set_process_id(process_id);
+  in.mutable_attach()->set_from_offset(from_offset);
+  return follow(in, "attach to " + process_id + " in " + handle, on_output, controls);
+}
+
+Result<int> WorkerClient::follow(const wv1::ProcessInput& first, const std::string& what,
+                                 const OutputFn& on_output, const Controls& controls) {
+  grpc::ClientContext ctx;
+  auto stream = containers_->Process(&ctx);
+  if (!stream->Write(first)) return from_grpc(what, stream->Finish());
   // Tasks read no stdin, as Concourse's.
-  wv1::ProcessInput close;
-  close.set_close_stdin(true);
-  stream->Write(close);
+  if (first.has_run()) {
+    wv1::ProcessInput close;
+    close.set_close_stdin(true);
+    stream->Write(close);
+  }
   // An abort is SIGTERM, then SIGKILL ten seconds on (Garden's stop); written from a thread
-  // of its own while this one reads (one writer, one reader: what a gRPC stream allows).
+  // of its own while this one reads (one writer, one reader: what a gRPC stream allows). A
+  // detach just lets go: the process runs on, for the next engine to attach to.
   std::mutex mu;
   std::condition_variable cv;
-  bool ended = false;
+  bool ended = false, detached = false;
   std::thread signaller([&] {
     std::unique_lock lock(mu);
     int sent = 0;
@@ -118,7 +135,12 @@ Result<int> WorkerClient::run(const std::string& handle, const wv1::ProcessSpec&
     while (!ended) {
       cv.wait_for(lock, std::chrono::milliseconds(500));
       if (ended) break;
-      if (sent == 0 && aborted && aborted()) {
+      if (controls.detach && controls.detach()) {
+        detached = true;
+        ctx.TryCancel();
+        break;
+      }
+      if (sent == 0 && controls.aborted && controls.aborted()) {
         wv1::ProcessInput sig;
         sig.set_signal(SIGTERM);
         stream->Write(sig);
@@ -131,13 +153,16 @@ Result<int> WorkerClient::run(const std::string& handle, const wv1::ProcessSpec&
         sent = SIGKILL;
       }
     }
-    stream->WritesDone();
+    if (!detached) stream->WritesDone();
   });
   wv1::ProcessOutput out;
   std::optional<int> status;
   while (stream->Read(&out)) {
     if (out.has_output()) {
-      on_output(out.output().stream() == wv1::ProcessOutput::STDERR, out.output().data());
+      on_output(out.output().stream() == wv1::ProcessOutput::STDERR, out.output().data(),
+                out.output().next_offset());
+    } else if (out.has_dropped() && controls.on_dropped) {
+      controls.on_dropped(out.dropped());
     } else if (out.has_exit()) {
       status = out.exit().signal() ? 128 + out.exit().signal() : out.exit().exit_code();
       break;
@@ -153,8 +178,9 @@ Result<int> WorkerClient::run(const std::string& handle, const wv1::ProcessSpec&
   }
   auto s = stream->Finish();
   if (status) return *status;
-  if (!s.ok()) return from_grpc("run in " + handle, s);
-  return Error("run in " + handle + ": the worker ended the stream without an exit status", EIO);
+  if (detached) return Error(what + ": detached", ECANCELED);
+  if (!s.ok()) return from_grpc(what, s);
+  return Error(what + ": the worker ended the stream without an exit status", EIO);
 }
 
 Result<std::shared_ptr<WorkerClient>> WorkerClients::get(const std::string& address) {

@@ -33,18 +33,34 @@ class WorkerClient {
   Status create_container(const worker::v1::ContainerSpec& spec);
   Status destroy_container(const std::string& handle);
 
-  // Runs a process and hands its output to `on_output` (stream, bytes) as it comes; the exit
-  // status (128 + signal for a signal). Once `aborted` says so (asked twice a second), the
-  // process gets SIGTERM and, ten seconds later, SIGKILL.
+  // Output as it comes: which stream, the bytes, and the offset to attach from to get what
+  // follows.
+  using OutputFn = std::function<void(bool is_stderr, const std::string& data, uint64_t next)>;
+  struct Controls {
+    // Asked twice a second: once true, the process gets SIGTERM and, ten seconds later,
+    // SIGKILL.
+    std::function<bool()> aborted;
+    // Asked twice a second: once true, the stream is let go (ECANCELED) and the process
+    // runs on.
+    std::function<bool()> detach;
+    // Bytes of output the worker no longer had when attaching.
+    std::function<void(uint64_t)> on_dropped;
+  };
+
+  // Runs a process, following its output to its exit status (128 + signal for a signal).
+  Result<int> run(const std::string& handle, const worker::v1::ProcessSpec& process,
+                  const OutputFn& on_output, const Controls& controls = {});
+  // Follows a process already started (by an engine that stopped) from `from_offset`.
+  Result<int> attach(const std::string& handle, const std::string& process_id, uint64_t from_offset,
+                     const OutputFn& on_output, const Controls& controls = {});
+
   // The worker's volume service, for streaming into and out of volumes.
   baggageclaim::Client& volumes() { return *volumes_; }
 
-  Result<int> run(const std::string& handle, const worker::v1::ProcessSpec& process,
-                  const std::function<void(bool is_stderr, const std::string&)>& on_output,
-                  const std::function<bool()>& aborted = {});
-
  private:
   Status create_volume(const baggageclaim::CreateSpec& spec);
+  Result<int> follow(const worker::v1::ProcessInput& first, const std::string& what,
+                     const OutputFn& on_output, const Controls& controls);
 
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<worker::v1::Containers::Stub> containers_;
