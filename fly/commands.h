@@ -26,6 +26,11 @@ struct ExecuteOptions {
   bool include_ignored = false;
 };
 
+struct InterceptOptions {
+  std::string build, step, step_type, handle;
+  std::vector<std::string> command;  // default: bash (then sh)
+};
+
 // Each returns fly's exit code and prints errors as fly does ("error: …" on stderr).
 int login(const Global& g, const LoginOptions& o);
 int targets(const Global& g);
@@ -39,5 +44,6 @@ int builds(const Global& g, int count, bool all_teams, const std::string& team);
 int abort_build(const Global& g, const std::string& build);
 int watch(const Global& g, const std::string& build, bool timestamps);
 int execute(const Global& g, const ExecuteOptions& o);
+int intercept(const Global& g, const InterceptOptions& o);
 
 }  // namespace tarmac::fly

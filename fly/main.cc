@@ -92,6 +92,18 @@ int main(int argc, char** argv) {
   execute_cmd->add_flag("-x,--include-ignored", eo.include_ignored,
                         "Upload everything, .gitignored paths included");
 
+  InterceptOptions io;
+  auto* intercept_cmd =
+      app.add_subcommand("intercept", "Execute a command in a container (default: bash)");
+  intercept_cmd->alias("hijack");
+  intercept_cmd->alias("i");
+  intercept_cmd->add_option("-b,--build", io.build, "Build id of a one-off build");
+  intercept_cmd->add_option("-s,--step", io.step, "Name of step to intercept (e.g. one-off)");
+  intercept_cmd->add_option("--step-type", io.step_type, "Type of step to intercept (e.g. task)");
+  intercept_cmd->add_option("--handle", io.handle, "Handle of the container to intercept");
+  intercept_cmd->add_option("command", io.command, "The command to run (default: bash)");
+  intercept_cmd->positionals_at_end();
+
   CLI11_PARSE(app, argc, argv);
   // Build output reaches pipes and CI logs line by line, as it happens.
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
@@ -108,5 +120,6 @@ int main(int argc, char** argv) {
   if (abort_cmd->parsed()) return abort_build(g, build);
   if (watch_cmd->parsed()) return watch(g, build, timestamps);
   if (execute_cmd->parsed()) return execute(g, eo);
+  if (intercept_cmd->parsed()) return intercept(g, io);
   return 2;
 }

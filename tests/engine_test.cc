@@ -260,6 +260,40 @@ TEST_F(EngineTest, WebRestartMidBuildResumesTheTask) {
   }
 }
 
+// fly intercept: a command in a running build's container over the hijack WebSocket, stdin
+// piped in, output and exit status back; bash falls back to sh in an image without bash; a
+// terminal gets a pty; a build without containers says so.
+TEST_F(EngineTest, FlyIntercept) {
+  ASSERT_TRUE(wait_worker(in_state("running")));
+  TempDir home("tarmac-fly-home");
+  std::string fly = fly_in(home);
+  ASSERT_EQ(fly_login(home), 0);
+  int64_t id = run_script("echo ready; echo secret > /tmp/in-container; sleep 60");
+  ASSERT_TRUE(wait_first_log(id));
+  std::string b = std::to_string(id);
+  std::string out;
+  EXPECT_EQ(run_host("echo 'cat /tmp/in-container; echo $((6*7)); exit 5' | " + fly +
+                         "-t ci intercept -b " + b + " -s one-off sh 2>&1",
+                     &out),
+            5)
+      << out;
+  EXPECT_EQ(out, "secret\n42\n");
+  EXPECT_EQ(run_host("echo 'exit 3' | " + fly + "-t ci intercept -b " + b + " 2>&1", &out), 3)
+      << out;
+  EXPECT_NE(out.find("retrying with \"sh\""), std::string::npos) << out;
+  // A terminal: the process gets one too, sized as this one (80x24 when it has no size).
+  EXPECT_EQ(run_host("script -qec '" + fly + "-t ci intercept -b " + b + " -- stty size' /dev/null",
+                     &out),
+            0)
+      << out;
+  EXPECT_NE(out.find("24 80"), std::string::npos) << out;
+  EXPECT_NE(run_host(fly + "-t ci intercept -b 99999 2>&1", &out), 0);
+  EXPECT_NE(out.find("no containers matched"), std::string::npos) << out;
+  auto r = http(web_->port(), "PUT", "/api/v1/builds/" + b + "/abort", admin_);
+  EXPECT_EQ(r.status, 204);
+  EXPECT_EQ(wait_build(id), "aborted");
+}
+
 // fly execute -i/-o: the input goes up as git would send it (.gitignore respected unless
 // -x), modes and symlinks intact both ways; a missing optional input is just absent; outputs
 // come back into the given directory; privileged tasks get their inputs too.

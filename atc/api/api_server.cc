@@ -11,6 +11,7 @@ Result<std::unique_ptr<ApiServer>> ApiServer::start(api::ServerOptions options,
   api::add_container_volume_routes(s->router_, s->ctx_);
   api::add_build_routes(s->router_, s->ctx_);
   api::add_artifact_routes(s->router_, s->ctx_);
+  api::add_hijack_routes(s->router_, s->ctx_);
   auto server = api::Server::start(std::move(options), s->router_);
   if (!server) return std::move(server).error().wrap("start the HTTP API");
   s->server_ = std::move(*server);

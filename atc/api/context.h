@@ -42,6 +42,7 @@ void add_worker_routes(Router& r, ApiContext& ctx);
 void add_container_volume_routes(Router& r, ApiContext& ctx);
 void add_build_routes(Router& r, ApiContext& ctx);
 void add_artifact_routes(Router& r, ApiContext& ctx);
+void add_hijack_routes(Router& r, ApiContext& ctx);
 
 // Build ids and the like in paths: digits only, no sign, no overflow.
 std::optional<int64_t> parse_id(const std::string& s);

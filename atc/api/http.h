@@ -41,6 +41,14 @@ struct EventSource {
   std::function<Poll(std::string& out)> poll;
 };
 
+// A WebSocket exchange (after a handler accepted the upgrade): `run` is called on a thread
+// of its own with the client's text messages arriving on `from_client` and its own written
+// to `to_client`, one message per line (messages are JSON: no raw newlines). Closing
+// `to_client` ends the exchange; a failed `from_client` means the client went away.
+struct WebSocketSession {
+  std::function<void(BytePipe& from_client, BytePipe& to_client)> run;
+};
+
 struct Response {
   int status = 200;
   std::map<std::string, std::string> headers;
@@ -49,6 +57,9 @@ struct Response {
   // Set: the body is what a producer writes here, sent chunked; a producer failure cuts the
   // response short (no last chunk), so the client sees a broken transfer, never a short one.
   std::shared_ptr<BytePipe> body_stream;
+  // Set: the request is upgraded to a WebSocket served by this session (only answered as
+  // such to an upgrade request).
+  std::shared_ptr<WebSocketSession> websocket;
 };
 
 Response json_response(int status, const nlohmann::json& body);

@@ -22,12 +22,26 @@ Handler team_route(ApiContext& ctx, std::function<Response(Request&, const std::
 
 void add_container_volume_routes(Router& r, ApiContext& ctx) {
   r.add("GET", "/api/v1/teams/:team_name/containers",
-        team_route(ctx, [&ctx](Request&, const std::string& team) {
+        team_route(ctx, [&ctx](Request& req, const std::string& team) {
+          // fly intercept's filters, as Concourse's: build_id, step_name, type.
+          std::optional<int64_t> build_id;
+          if (req.query.count("build_id")) {
+            build_id = parse_id(req.query["build_id"]);
+            if (!build_id) return error_response(400, "build_id: expected a build id");
+          }
+          auto opt = [&](const char* key) {
+            auto it = req.query.find(key);
+            return it == req.query.end() || it->second.empty() ? std::optional<std::string>()
+                                                               : std::optional(it->second);
+          };
           auto rows = ctx.pool.query(
               "SELECT c.handle, c.worker_name, c.state, c.build_id, b.name AS build_name,"
               " c.meta::text AS meta FROM containers c JOIN teams t ON t.id = c.team_id"
-              " LEFT JOIN builds b ON b.id = c.build_id WHERE t.name = $1 ORDER BY c.id",
-              team);
+              " LEFT JOIN builds b ON b.id = c.build_id WHERE t.name = $1"
+              " AND ($2::bigint IS NULL OR c.build_id = $2)"
+              " AND ($3::text IS NULL OR c.meta->>'step_name' = $3)"
+              " AND ($4::text IS NULL OR c.meta->>'type' = $4) ORDER BY c.id",
+              team, build_id, opt("step_name"), opt("type"));
           if (!rows) return error_status(rows.error());
           nlohmann::json out = nlohmann::json::array();
           for (int i = 0; i < rows->size(); ++i) {

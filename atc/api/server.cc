@@ -2,10 +2,13 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast.hpp>
 #include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <condition_variable>
 #include <limits>
 #include <mutex>
@@ -19,6 +22,7 @@ namespace {
 namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace websocket = beast::websocket;
 namespace ssl = net::ssl;
 using tcp = net::ip::tcp;
 
@@ -222,6 +226,7 @@ class ServerImpl final : public Server {
       Response resp;
       unsigned version;
       bool keep;
+      http::request<http::string_body> raw;
       if (streaming) {
         version = head.get().version();
         keep = head.get().keep_alive();
@@ -237,11 +242,18 @@ class ServerImpl final : public Server {
           break;
         }
       } else {
-        auto raw = whole->release();
+        raw = whole->release();
         keep = raw.keep_alive();
         version = raw.version();
         Request req = to_request(raw, std::move(raw.body()));
         resp = dispatch(req);
+      }
+      if (resp.websocket) {
+        if (!streaming && websocket::is_upgrade(raw)) {
+          co_await serve_websocket(stream, raw, resp.websocket);
+          break;
+        }
+        resp = error_response(400, "expected a WebSocket upgrade");
       }
       if (resp.events) {
         co_await stream_events(stream, resp, version);
@@ -258,6 +270,100 @@ class ServerImpl final : public Server {
     }
     boost::system::error_code ignored;
     beast::get_lowest_layer(stream).socket().shutdown(tcp::socket::shutdown_send, ignored);
+  }
+
+  // The upgrade, then two loops on this connection's strand: client messages into the
+  // session's pipe, the session's messages out, while the session runs on a thread of its
+  // own. Pings keep an idle connection alive and find a dead one.
+  template <typename Stream>
+  net::awaitable<void> serve_websocket(Stream& stream, http::request<http::string_body>& req,
+                                       std::shared_ptr<WebSocketSession> session) {
+    beast::get_lowest_layer(stream).expires_never();
+    websocket::stream<Stream&> ws(stream);
+    ws.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+    ws.read_message_max(1 << 20);
+    boost::system::error_code ec;
+    co_await ws.async_accept(req, net::redirect_error(net::use_awaitable, ec));
+    if (ec) co_return;
+    auto from_client = std::make_shared<BytePipe>();
+    auto to_client = std::make_shared<BytePipe>();
+    PipeGuard guard_in{from_client, true}, guard_out{to_client, false};
+    auto done = std::make_shared<std::atomic<bool>>(false);
+    {
+      std::lock_guard lock(handlers_mu_);
+      ++handlers_;
+    }
+    std::thread([this, session, from_client, to_client, done] {
+      session->run(*from_client, *to_client);
+      to_client->close();
+      from_client->abandon(Error("the session ended"));
+      *done = true;
+      std::lock_guard lock(handlers_mu_);
+      --handlers_;
+      handlers_done_.notify_all();
+    }).detach();
+
+    auto reading = std::make_shared<std::atomic<bool>>(true);
+    net::co_spawn(
+        co_await net::this_coro::executor,
+        [&ws, from_client, reading]() -> net::awaitable<void> {
+          beast::flat_buffer buf;
+          net::steady_timer wait(co_await net::this_coro::executor);
+          boost::system::error_code ec;
+          for (;;) {
+            co_await ws.async_read(buf, net::redirect_error(net::use_awaitable, ec));
+            if (ec) break;
+            std::string line = beast::buffers_to_string(buf.data());
+            buf.consume(buf.size());
+            line.erase(std::remove(line.begin(), line.end(), '\n'), line.end());
+            line += '\n';
+            for (;;) {
+              auto taken = from_client->try_write(line);
+              if (!taken || *taken) break;
+              wait.expires_after(std::chrono::milliseconds(2));
+              co_await wait.async_wait(net::redirect_error(net::use_awaitable, ec));
+            }
+          }
+          from_client->fail(Error("the client went away", ECONNRESET));
+          *reading = false;
+        },
+        net::detached);
+
+    net::steady_timer wait(co_await net::this_coro::executor);
+    std::string pending;
+    bool closed = false;
+    for (;;) {
+      auto polled = to_client->try_read(pending);
+      if (!polled) break;
+      size_t start = 0;
+      for (size_t nl; (nl = pending.find('\n', start)) != std::string::npos; start = nl + 1) {
+        ws.text(true);
+        co_await ws.async_write(net::buffer(pending.data() + start, nl - start),
+                                net::redirect_error(net::use_awaitable, ec));
+        if (ec) break;
+      }
+      pending.erase(0, start);
+      if (ec || !*reading) break;
+      if (*polled == BytePipe::Poll::kEnd) {
+        co_await ws.async_close(websocket::close_code::normal,
+                                net::redirect_error(net::use_awaitable, ec));
+        closed = true;
+        break;
+      }
+      if (*polled == BytePipe::Poll::kEmpty) {
+        wait.expires_after(std::chrono::milliseconds(2));
+        co_await wait.async_wait(net::redirect_error(net::use_awaitable, ec));
+      }
+    }
+    // The reader holds `ws`: it must be done before this frame goes.
+    if (!closed) beast::get_lowest_layer(stream).socket().cancel(ec);
+    from_client->fail(Error("the connection ended", ECONNRESET));
+    to_client->abandon(Error("the connection ended", ECONNRESET));
+    while (*reading || !*done) {
+      if (*reading) beast::get_lowest_layer(stream).socket().cancel(ec);
+      wait.expires_after(std::chrono::milliseconds(5));
+      co_await wait.async_wait(net::redirect_error(net::use_awaitable, ec));
+    }
   }
 
   Response dispatch(Request& req) {

@@ -111,6 +111,14 @@ Result<int> WorkerClient::attach(const std::string& handle, const std::string& p
   return follow(in, "attach to " + process_id + " in " + handle, on_output, controls);
 }
 
+Result<WorkerClient::ProcessStream> WorkerClient::open_process(const wv1::ProcessInput& first) {
+  ProcessStream p;
+  p.context = std::make_unique<grpc::ClientContext>();
+  p.stream = containers_->Process(p.context.get());
+  if (!p.stream->Write(first)) return from_grpc("start process", p.stream->Finish());
+  return p;
+}
+
 Result<int> WorkerClient::follow(const wv1::ProcessInput& first, const std::string& what,
                                  const OutputFn& on_output, const Controls& controls) {
   grpc::ClientContext ctx;

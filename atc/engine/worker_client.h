@@ -54,6 +54,15 @@ class WorkerClient {
   Result<int> attach(const std::string& handle, const std::string& process_id, uint64_t from_offset,
                      const OutputFn& on_output, const Controls& controls = {});
 
+  // A process stream of one's own (fly intercept): `first` (run or attach) sent, the rest
+  // up to the caller. One reader and one writer may use it at once.
+  struct ProcessStream {
+    std::unique_ptr<grpc::ClientContext> context;
+    std::unique_ptr<grpc::ClientReaderWriter<worker::v1::ProcessInput, worker::v1::ProcessOutput>>
+        stream;
+  };
+  Result<ProcessStream> open_process(const worker::v1::ProcessInput& first);
+
   // The worker's volume service, for streaming into and out of volumes.
   baggageclaim::Client& volumes() { return *volumes_; }
 

@@ -1,0 +1,210 @@
+// fly intercept: a process in a build's container over a WebSocket, as Concourse's hijack
+// (GET /api/v1/teams/:team/containers/:id/hijack): the first client message is the process
+// spec, then stdin, "closed" and terminal sizes; the answers are stdout, stderr, and the exit
+// status or an error, all JSON with bytes in base64.
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <thread>
+
+#include "atc/api/context.h"
+#include "common/base64.h"
+#include "common/uuid.h"
+
+namespace tarmac::atc::api {
+namespace {
+
+namespace wv1 = worker::v1;
+
+// Lines (client messages) from the pipe, one at a time; nullopt once it ends or fails.
+class Lines {
+ public:
+  explicit Lines(BytePipe& pipe) : pipe_(pipe) {}
+  std::optional<std::string> next() {
+    for (;;) {
+      if (size_t nl = buf_.find('\n'); nl != std::string::npos) {
+        std::string line = buf_.substr(0, nl);
+        buf_.erase(0, nl + 1);
+        return line;
+      }
+      auto chunk = pipe_.read();
+      if (!chunk || chunk->empty()) return std::nullopt;
+      buf_ += *chunk;
+    }
+  }
+
+ private:
+  BytePipe& pipe_;
+  std::string buf_;
+};
+
+void send(BytePipe& out, const nlohmann::json& message) { (void)out.write(message.dump() + "\n"); }
+
+struct Target {
+  std::string handle, worker_address, user, dir;
+  int64_t build_id = 0;
+};
+
+void serve(ApiContext& ctx, const Target& target, BytePipe& in, BytePipe& out) {
+  Lines lines(in);
+  auto first = lines.next();
+  if (!first) return;
+  auto spec = nlohmann::json::parse(*first, nullptr, false);
+  if (!spec.is_object() || !spec.contains("path") || !spec["path"].is_string() ||
+      spec["path"].get<std::string>().empty()) {
+    send(out, {{"error", "process spec: expected an object with a path"}});
+    return;
+  }
+  wv1::ProcessInput run;
+  run.mutable_run()->set_handle(target.handle);
+  auto* p = run.mutable_run()->mutable_process();
+  p->set_id("intercept-" + new_uuid().substr(0, 8));
+  p->set_path(spec["path"].get<std::string>());
+  try {
+    for (const auto& a : spec.value("args", nlohmann::json::array()))
+      p->add_args(a.get<std::string>());
+    for (const auto& e : spec.value("env", nlohmann::json::array()))
+      p->add_env(e.get<std::string>());
+    std::string dir = spec.value("dir", "");
+    p->set_dir(dir.empty() ? target.dir : dir);
+    std::string user = spec.value("user", "");
+    p->set_user(user.empty() ? target.user : user);
+    if (spec.contains("tty") && spec["tty"].is_object()) {
+      const auto& size = spec["tty"].value("window_size", nlohmann::json::object());
+      p->mutable_tty()->set_columns(size.value("columns", 80u));
+      p->mutable_tty()->set_rows(size.value("rows", 24u));
+    }
+  } catch (const nlohmann::json::exception& e) {
+    send(out, {{"error", std::string("process spec: ") + e.what()}});
+    return;
+  }
+  auto client = ctx.clients.get(target.worker_address);
+  if (!client) {
+    send(out, {{"error", client.error().message()}});
+    return;
+  }
+  auto process = (*client)->open_process(run);
+  if (!process) {
+    send(out, {{"error", process.error().message()}});
+    return;
+  }
+  auto& stream = *process->stream;
+
+  // Output to the client until the process ends; a while after the build is over the
+  // container would be collected, so an open session keeps pushing that moment back.
+  std::atomic<bool> ended{false};
+  std::thread reader([&] {
+    wv1::ProcessOutput o;
+    bool started = false, exited = false;
+    while (stream.Read(&o)) {
+      if (o.has_started()) started = true;
+      if (o.has_output()) {
+        bool err = o.output().stream() == wv1::ProcessOutput::STDERR;
+        send(out, {{err ? "stderr" : "stdout", base64_encode(o.output().data())}});
+      } else if (o.has_exit()) {
+        int code = o.exit().signal() ? 128 + o.exit().signal() : o.exit().exit_code();
+        send(out, {{"exit_status", code}});
+        exited = true;
+        break;
+      }
+    }
+    if (!exited) {
+      auto s = stream.Finish();
+      std::string message = s.error_message();
+      // Nothing started: the executable is missing (fly retries bash with sh).
+      if (!started && (message.find("No such file") != std::string::npos ||
+                       message.find("errno 2)") != std::string::npos))
+        send(out, {{"executable_not_found", true}});
+      else
+        send(out, {{"error", message.empty() ? "the process stream ended" : message}});
+    }
+    ended = true;
+    out.close();
+  });
+  std::thread keeper([&] {
+    for (int tick = 0; !ended; ++tick) {
+      if (tick % 100 == 0 && target.build_id)
+        (void)ctx.pool.query(
+            "UPDATE builds SET interceptible_until = greatest(interceptible_until,"
+            " now() + interval '5 minutes') WHERE id = $1 AND interceptible_until IS NOT NULL",
+            target.build_id);
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
+
+  bool stdin_open = true;
+  while (auto line = lines.next()) {
+    auto m = nlohmann::json::parse(*line, nullptr, false);
+    if (!m.is_object()) continue;
+    wv1::ProcessInput input;
+    if (auto it = m.find("stdin"); it != m.end() && it->is_string()) {
+      auto bytes = base64_decode(it->get<std::string>());
+      if (!bytes) continue;
+      input.set_stdin(*bytes);
+    } else if (m.value("closed", false)) {
+      input.set_close_stdin(true);
+      stdin_open = false;
+    } else if (auto tty = m.find("tty"); tty != m.end() && tty->is_object()) {
+      const auto& size = tty->value("window_size", nlohmann::json::object());
+      if (!size.is_object()) continue;
+      input.mutable_resize()->set_columns(size.value("columns", 80u));
+      input.mutable_resize()->set_rows(size.value("rows", 24u));
+    } else {
+      continue;
+    }
+    if (!stream.Write(input)) break;
+  }
+  // The client is gone (or the process ended): hang up on a process still running, as a
+  // closed terminal would.
+  if (!ended) {
+    if (stdin_open) {
+      wv1::ProcessInput close;
+      close.set_close_stdin(true);
+      stream.Write(close);
+    }
+    wv1::ProcessInput hup;
+    hup.set_signal(SIGHUP);
+    stream.Write(hup);
+    stream.WritesDone();
+    for (int i = 0; i < 50 && !ended; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (!ended) process->context->TryCancel();
+  }
+  reader.join();
+  ended = true;
+  keeper.join();
+}
+
+Response hijack(ApiContext& ctx, Request& req, const auth::Identity& id) {
+  const std::string& team = req.params["team_name"];
+  if (!id.may(team, auth::Role::kMember)) return error_response(403, "forbidden");
+  auto rows = ctx.pool.query(
+      "SELECT c.handle, c.state, coalesce(c.build_id, 0) AS build_id, w.address,"
+      " coalesce(c.meta->>'user', '') AS user, coalesce(c.meta->>'working_directory', '') AS dir"
+      " FROM containers c JOIN teams t ON t.id = c.team_id JOIN workers w ON w.name = c.worker_name"
+      " WHERE c.handle = $1 AND t.name = $2",
+      req.params["id"], team);
+  if (!rows) return error_status(rows.error());
+  if (rows->empty() || (*rows)[0].str("state") != "created")
+    return error_response(404, "container " + req.params["id"] + " not found");
+  auto row = (*rows)[0];
+  Target target{row.str("handle"), row.str("address"), row.str("user"), row.str("dir"),
+                row.i64("build_id")};
+  Response resp;
+  resp.websocket = std::make_shared<WebSocketSession>();
+  resp.websocket->run = [&ctx, target](BytePipe& in, BytePipe& out) {
+    serve(ctx, target, in, out);
+  };
+  return resp;
+}
+
+}  // namespace
+
+void add_hijack_routes(Router& r, ApiContext& ctx) {
+  r.add(
+      "GET", "/api/v1/teams/:team_name/containers/:id/hijack",
+      authed(ctx, [&ctx](Request& req, const auth::Identity& id) { return hijack(ctx, req, id); }));
+}
+
+}  // namespace tarmac::atc::api
