@@ -22,6 +22,7 @@ struct LoginOptions {
 struct ExecuteOptions {
   std::string config;
   std::vector<std::string> inputs, outputs, tags;  // inputs, outputs: name=path
+  std::vector<std::string> vars;                   // name=value
   bool privileged = false;
   bool include_ignored = false;
 };

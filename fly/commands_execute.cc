@@ -24,7 +24,9 @@ Result<std::vector<std::pair<std::string, std::string>>> pairs(
   for (const auto& f : flags) {
     size_t eq = f.find('=');
     if (eq == std::string::npos || eq == 0 || eq + 1 == f.size())
-      return Error(std::string(flag) + " " + f + ": expected NAME=PATH", EINVAL);
+      return Error(std::string(flag) + " " + f +
+                       ": expected NAME=" + (std::string(flag) == "-v" ? "VALUE" : "PATH"),
+                   EINVAL);
     out.emplace_back(f.substr(0, eq), f.substr(eq + 1));
   }
   return out;
@@ -38,7 +40,10 @@ struct Plan {
 }  // namespace
 
 int execute(const Global& g, const ExecuteOptions& o) {
-  auto config = atc::config::load_task_config(o.config);
+  auto vars = pairs(o.vars, "-v");
+  if (!vars) return fail(vars.error());
+  atc::config::Vars values(vars->begin(), vars->end());
+  auto config = atc::config::load_task_config(o.config, &values);
   if (!config) return fail(config.error());
   auto inputs = pairs(o.inputs, "-i");
   if (!inputs) return fail(inputs.error());

@@ -89,6 +89,8 @@ int main(int argc, char** argv) {
                           "An output to fetch from the task (name=path)");
   execute_cmd->add_flag("-p,--privileged", eo.privileged, "Run the task with full privileges");
   execute_cmd->add_option("--tag", eo.tags, "A tag for a specific environment (repeatable)");
+  execute_cmd->add_option("-v,--var", eo.vars,
+                          "A value for ((NAME)) in the task config (NAME=VALUE, repeatable)");
   execute_cmd->add_flag("-x,--include-ignored", eo.include_ignored,
                         "Upload everything, .gitignored paths included");
 

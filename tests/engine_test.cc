@@ -219,6 +219,18 @@ TEST_F(EngineTest, FlyExecute) {
   EXPECT_EQ(run_host(fly + "-t ci execute -c " + bad_exit + " 2>&1", &out), 1) << out;
   EXPECT_NE(out.find("failed"), std::string::npos) << out;
 
+  // ((vars)) from -v; one not given is refused, naming it.
+  std::string with_vars =
+      task("vars.yml", "platform: linux\nrootfs_uri: raw://" + shared_busybox_rootfs() +
+                           "\nparams: {WHO: ((who))}\nrun:\n  path: sh\n"
+                           "  args: [-c, 'echo hello $WHO from ((where))']\n");
+  ASSERT_EQ(
+      run_host(fly + "-t ci execute -c " + with_vars + " -v who=vars -v where=fly 2>&1", &out), 0)
+      << out;
+  EXPECT_NE(out.find("hello vars from fly\n"), std::string::npos) << out;
+  EXPECT_NE(run_host(fly + "-t ci execute -c " + with_vars + " -v who=vars 2>&1", &out), 0);
+  EXPECT_NE(out.find("undefined vars: where"), std::string::npos) << out;
+
   std::string broken = task("broken.yml", "platform: linux\nrun:\n  args: [x]\n");
   EXPECT_NE(run_host(fly + "-t ci execute -c " + broken + " 2>&1", &out), 0);
   EXPECT_NE(out.find("broken.yml:2: run.path: required but missing"), std::string::npos) << out;

@@ -207,19 +207,68 @@ std::optional<uint64_t> parse_bytes(const std::string& text) {
   return n << shift;
 }
 
-Result<TaskConfig> parse_task_config(const std::string& filename, const std::string& text) {
+namespace {
+
+// Replaces ((name)) in every scalar with its value; names with no value are collected.
+void interpolate(YAML::Node node, const Vars& vars, std::set<std::string>& missing) {
+  if (node.IsMap()) {
+    for (auto it = node.begin(); it != node.end(); ++it) interpolate(it->second, vars, missing);
+  } else if (node.IsSequence()) {
+    for (auto child : node) interpolate(child, vars, missing);
+  } else if (node.IsScalar()) {
+    const std::string& text = node.Scalar();
+    if (text.find("((") == std::string::npos) return;
+    std::string out;
+    size_t at = 0;
+    for (;;) {
+      size_t open = text.find("((", at);
+      size_t close = open == std::string::npos ? open : text.find("))", open + 2);
+      if (close == std::string::npos) {
+        out += text.substr(at);
+        break;
+      }
+      std::string name = text.substr(open + 2, close - open - 2);
+      while (!name.empty() && name.front() == ' ') name.erase(0, 1);
+      while (!name.empty() && name.back() == ' ') name.pop_back();
+      out += text.substr(at, open - at);
+      if (auto v = vars.find(name); v != vars.end()) {
+        out += v->second;
+      } else {
+        missing.insert(name);
+        out += text.substr(open, close + 2 - open);
+      }
+      at = close + 2;
+    }
+    node = out;
+  }
+}
+
+}  // namespace
+
+Result<TaskConfig> parse_task_config(const std::string& filename, const std::string& text,
+                                     const Vars* vars) {
   try {
     YAML::Node root = YAML::Load(text);
+    if (vars) {
+      std::set<std::string> missing;
+      interpolate(root, *vars, missing);
+      if (!missing.empty()) {
+        std::string names;
+        for (const auto& m : missing) names += (names.empty() ? "" : ", ") + m;
+        return Error(filename + ": undefined vars: " + names + " (give them with -v NAME=VALUE)",
+                     EINVAL);
+      }
+    }
     return read_task(Node(filename, root, "", std::max(root.Mark().line, 0)));
   } catch (const YAML::Exception& e) {
     return Error(yaml::where(filename, e.mark.line) + ": invalid YAML: " + e.msg, EINVAL);
   }
 }
 
-Result<TaskConfig> load_task_config(const std::string& path) {
+Result<TaskConfig> load_task_config(const std::string& path, const Vars* vars) {
   auto text = fs::read_file(path);
   if (!text) return std::move(text).error().wrap("read task config");
-  return parse_task_config(path, *text);
+  return parse_task_config(path, *text, vars);
 }
 
 nlohmann::json to_json(const TaskConfig& c) {

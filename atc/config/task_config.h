@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -54,8 +55,14 @@ struct TaskConfig {
 
 // Parses a task file. Errors name the file, line and key path ("task.yml:7: inputs[1].name:
 // required but missing"); unknown keys are errors, as Concourse's strict parsing makes them.
-Result<TaskConfig> parse_task_config(const std::string& filename, const std::string& text);
-Result<TaskConfig> load_task_config(const std::string& path);
+// ((name)) → value, as `fly execute -v NAME=VALUE` sets them.
+using Vars = std::map<std::string, std::string>;
+
+// With `vars`, every ((name)) in a value is replaced first, and a name with no value is an
+// error listing them ("undefined vars: a, b").
+Result<TaskConfig> parse_task_config(const std::string& filename, const std::string& text,
+                                     const Vars* vars = nullptr);
+Result<TaskConfig> load_task_config(const std::string& path, const Vars* vars = nullptr);
 
 // Concourse's JSON form of a task config (the `config` of a task plan).
 nlohmann::json to_json(const TaskConfig& config);

@@ -156,5 +156,27 @@ TEST(TaskConfigTest, MissingFileIsNamed) {
   EXPECT_NE(r.error().message().find("/nonexistent/task.yml"), std::string::npos);
 }
 
+TEST(TaskConfigTest, VarsWholeAndInsideValuesAndUndefinedOnesNamed) {
+  Vars vars = {{"image", "/images/busybox"}, {"mem", "1GB"}, {"who", "world"}};
+  std::string text =
+      "platform: linux\nrootfs_uri: raw://((image))\ncontainer_limits: {memory: ((mem))}\n"
+      "params: {GREETING: hello ((who))!, LITERAL: '(( who ))'}\nrun: {path: sh}\n";
+  auto c = parse_task_config("t.yml", text, &vars);
+  ASSERT_TRUE(c.ok()) << c.error().message();
+  EXPECT_EQ(c->rootfs_uri, "raw:///images/busybox");
+  EXPECT_EQ(c->container_limits.memory, 1024ull * 1024 * 1024);
+  EXPECT_EQ(c->params[0].second, "hello world!");
+  EXPECT_EQ(c->params[1].second, "world");  // spaces inside the parentheses are allowed
+  Vars few = {{"who", "x"}};
+  auto missing = parse_task_config("t.yml", text, &few);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.error().message().find("t.yml: undefined vars: image, mem"), std::string::npos)
+      << missing.error().message();
+  // Without vars (the web node's own parse of a config) nothing is replaced.
+  auto raw = parse_task_config("t.yml", "platform: linux\nrun: {path: ((p))}\n");
+  ASSERT_TRUE(raw.ok());
+  EXPECT_EQ(raw->run.path, "((p))");
+}
+
 }  // namespace
 }  // namespace tarmac::atc::config
