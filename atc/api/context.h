@@ -5,6 +5,7 @@
 
 #include "atc/api/router.h"
 #include "atc/auth/accounts.h"
+#include "atc/db/artifacts.h"
 #include "atc/db/pool.h"
 #include "atc/db/workers.h"
 #include "atc/engine/worker_client.h"
@@ -43,6 +44,9 @@ void add_container_volume_routes(Router& r, ApiContext& ctx);
 void add_build_routes(Router& r, ApiContext& ctx);
 void add_artifact_routes(Router& r, ApiContext& ctx);
 void add_hijack_routes(Router& r, ApiContext& ctx);
+
+// Concourse's WorkerArtifact: {"id", "name", "build_id", "created_at"}.
+nlohmann::json artifact_json(const db::ArtifactRecord& a);
 
 // Build ids and the like in paths: digits only, no sign, no overflow.
 std::optional<int64_t> parse_id(const std::string& s);

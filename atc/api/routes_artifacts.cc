@@ -11,10 +11,6 @@
 namespace tarmac::atc::api {
 namespace {
 
-nlohmann::json artifact_json(const db::ArtifactRecord& a) {
-  return {{"id", a.id}, {"name", a.name}, {"build_id", a.build_id}, {"created_at", a.created_at}};
-}
-
 std::string describe(const std::string& platform, const std::vector<std::string>& tags) {
   std::string out = "platform '" + platform + "'";
   if (!tags.empty()) {
@@ -109,6 +105,10 @@ Response get(ApiContext& ctx, Request& req, const auth::Identity& id) {
 }
 
 }  // namespace
+
+nlohmann::json artifact_json(const db::ArtifactRecord& a) {
+  return {{"id", a.id}, {"name", a.name}, {"build_id", a.build_id}, {"created_at", a.created_at}};
+}
 
 void add_artifact_routes(Router& r, ApiContext& ctx) {
   r.add_streaming(

@@ -202,11 +202,7 @@ void add_build_routes(Router& r, ApiContext& ctx) {
           auto artifacts = db::ArtifactStore(ctx.pool).for_build(b->id);
           if (!artifacts) return error_status(artifacts.error());
           nlohmann::json out = nlohmann::json::array();
-          for (const auto& a : *artifacts)
-            out.push_back({{"id", a.id},
-                           {"name", a.name},
-                           {"build_id", a.build_id},
-                           {"created_at", a.created_at}});
+          for (const auto& a : *artifacts) out.push_back(artifact_json(a));
           return json_response(200, out);
         }));
 

@@ -438,21 +438,29 @@ class ServerImpl final : public Server {
     co_return std::move(job->resp);
   }
 
+  // The header of a response whose body follows as it is made (the connection closes
+  // after it); false if the client is gone.
+  template <typename Stream>
+  net::awaitable<bool> write_head(Stream& stream, Response& resp, unsigned version, bool chunked) {
+    http::response<http::empty_body> head{static_cast<http::status>(resp.status), version};
+    head.set(http::field::server, "tarmac");
+    for (auto& [k, v] : resp.headers) head.set(k, v);
+    head.keep_alive(false);
+    if (chunked) head.chunked(true);
+    http::response_serializer<http::empty_body> sr{head};
+    boost::system::error_code ec;
+    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(o_.io_timeout_seconds));
+    co_await http::async_write_header(stream, sr, net::redirect_error(net::use_awaitable, ec));
+    co_return !ec;
+  }
+
   // A chunked body from the response's pipe. A producer failure ends the connection without
   // the last chunk: the client sees a broken transfer rather than a short file.
   template <typename Stream>
   net::awaitable<void> stream_body(Stream& stream, Response& resp, unsigned version) {
     PipeGuard guard{resp.body_stream, false};
-    http::response<http::empty_body> head{static_cast<http::status>(resp.status), version};
-    head.set(http::field::server, "tarmac");
-    for (auto& [k, v] : resp.headers) head.set(k, v);
-    head.keep_alive(false);
-    head.chunked(true);
-    http::response_serializer<http::empty_body> sr{head};
+    if (!co_await write_head(stream, resp, version, true)) co_return;
     boost::system::error_code ec;
-    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(o_.io_timeout_seconds));
-    co_await http::async_write_header(stream, sr, net::redirect_error(net::use_awaitable, ec));
-    if (ec) co_return;
     net::steady_timer wait(co_await net::this_coro::executor);
     for (;;) {
       std::string chunk;
@@ -496,15 +504,8 @@ class ServerImpl final : public Server {
   // The header, then events as they come; the body ends when the connection closes.
   template <typename Stream>
   net::awaitable<void> stream_events(Stream& stream, Response& resp, unsigned version) {
-    http::response<http::empty_body> head{static_cast<http::status>(resp.status), version};
-    head.set(http::field::server, "tarmac");
-    for (auto& [k, v] : resp.headers) head.set(k, v);
-    head.keep_alive(false);
-    http::response_serializer<http::empty_body> sr{head};
+    if (!co_await write_head(stream, resp, version, false)) co_return;
     boost::system::error_code ec;
-    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(o_.io_timeout_seconds));
-    co_await http::async_write_header(stream, sr, net::redirect_error(net::use_awaitable, ec));
-    if (ec) co_return;
     net::steady_timer timer(co_await net::this_coro::executor);
     int idle = 0;
     for (;;) {
