@@ -116,6 +116,18 @@ TEST_F(EngineTest, BadConfigErrorsTheBuild) {
   ASSERT_EQ(wait_build(image), "errored");
   EXPECT_NE(events(image).front()["data"]["message"].get<std::string>().find("raw:///PATH"),
             std::string::npos);
+  // Plans of the wrong shape (numbers for names, a tag that is no string, a hook without its
+  // step) error the build; the web node carries on.
+  for (const char* plan :
+       {R"({"id": 5, "task": {"name": 7}})", R"({"id": "1", "task": {"tags": [3]}})",
+        R"({"id": "1", "ensure": {"ensure": {}}})", R"({"id": "1", "do": [{"artifact_input": 1}]})",
+        R"({"id": "1", "artifact_output": {"name": 2}})"}) {
+    auto r = http(web_->port(), "POST", "/api/v1/teams/main/builds", admin_, plan,
+                  {{"Content-Type", "application/json"}});
+    ASSERT_EQ(r.status, 201) << r.body;
+    EXPECT_EQ(wait_build(r.json()["id"].get<int64_t>()), "errored") << plan;
+  }
+  EXPECT_EQ(http(web_->port(), "GET", "/api/v1/info", "").status, 200);
 }
 
 // fly watch shows the output and passes the exit code through; after the one-off grace the

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "atc/api/context.h"
+#include "atc/api/hijack_messages.h"
 #include "common/base64.h"
 #include "common/uuid.h"
 
@@ -50,35 +51,15 @@ void serve(ApiContext& ctx, const Target& target, BytePipe& in, BytePipe& out) {
   Lines lines(in);
   auto first = lines.next();
   if (!first) return;
-  auto spec = nlohmann::json::parse(*first, nullptr, false);
-  if (!spec.is_object() || !spec.contains("path") || !spec["path"].is_string() ||
-      spec["path"].get<std::string>().empty()) {
-    send(out, {{"error", "process spec: expected an object with a path"}});
+  auto spec = parse_hijack_spec(*first, target.dir, target.user);
+  if (!spec) {
+    send(out, {{"error", spec.error().message()}});
     return;
   }
   wv1::ProcessInput run;
   run.mutable_run()->set_handle(target.handle);
-  auto* p = run.mutable_run()->mutable_process();
-  p->set_id("intercept-" + new_uuid().substr(0, 8));
-  p->set_path(spec["path"].get<std::string>());
-  try {
-    for (const auto& a : spec.value("args", nlohmann::json::array()))
-      p->add_args(a.get<std::string>());
-    for (const auto& e : spec.value("env", nlohmann::json::array()))
-      p->add_env(e.get<std::string>());
-    std::string dir = spec.value("dir", "");
-    p->set_dir(dir.empty() ? target.dir : dir);
-    std::string user = spec.value("user", "");
-    p->set_user(user.empty() ? target.user : user);
-    if (spec.contains("tty") && spec["tty"].is_object()) {
-      const auto& size = spec["tty"].value("window_size", nlohmann::json::object());
-      p->mutable_tty()->set_columns(size.value("columns", 80u));
-      p->mutable_tty()->set_rows(size.value("rows", 24u));
-    }
-  } catch (const nlohmann::json::exception& e) {
-    send(out, {{"error", std::string("process spec: ") + e.what()}});
-    return;
-  }
+  *run.mutable_run()->mutable_process() = *spec;
+  run.mutable_run()->mutable_process()->set_id("intercept-" + new_uuid().substr(0, 8));
   auto client = ctx.clients.get(target.worker_address);
   if (!client) {
     send(out, {{"error", client.error().message()}});
@@ -135,25 +116,10 @@ void serve(ApiContext& ctx, const Target& target, BytePipe& in, BytePipe& out) {
 
   bool stdin_open = true;
   while (auto line = lines.next()) {
-    auto m = nlohmann::json::parse(*line, nullptr, false);
-    if (!m.is_object()) continue;
-    wv1::ProcessInput input;
-    if (auto it = m.find("stdin"); it != m.end() && it->is_string()) {
-      auto bytes = base64_decode(it->get<std::string>());
-      if (!bytes) continue;
-      input.set_stdin(*bytes);
-    } else if (m.value("closed", false)) {
-      input.set_close_stdin(true);
-      stdin_open = false;
-    } else if (auto tty = m.find("tty"); tty != m.end() && tty->is_object()) {
-      const auto& size = tty->value("window_size", nlohmann::json::object());
-      if (!size.is_object()) continue;
-      input.mutable_resize()->set_columns(size.value("columns", 80u));
-      input.mutable_resize()->set_rows(size.value("rows", 24u));
-    } else {
-      continue;
-    }
-    if (!stream.Write(input)) break;
+    auto input = parse_hijack_input(*line);
+    if (!input) continue;  // not a message we know (or fields of the wrong type): ignored
+    if (input->has_close_stdin()) stdin_open = false;
+    if (!stream.Write(*input)) break;
   }
   // The client is gone (or the process ended): hang up on a process still running, as a
   // closed terminal would.

@@ -132,7 +132,15 @@ void Engine::run_build(int64_t id) {
   EventWriter events(builds_, id);
   auto plan = nlohmann::json::parse(build.plan.empty() ? "null" : build.plan, nullptr, false);
   StepContext ctx{pool_, workers_, events, build, options_, stopping_, clients_, {}};
-  std::string status = run_plan(ctx, plan);
+  std::string status;
+  try {
+    status = run_plan(ctx, plan);
+  } catch (const nlohmann::json::exception& e) {
+    // A plan is user input: a field of the wrong type errors the build, not the web node.
+    (void)events.error(plan.is_object() && plan.contains("id") ? plan["id"].dump() : "",
+                       std::string("plan: a field has the wrong type: ") + e.what());
+    status = "errored";
+  }
   if (status == "detached") {
     spdlog::info("engine: build {} left running for the next engine", id);
     return;
