@@ -305,11 +305,14 @@ TEST_F(EngineTest, FlyIntercept) {
   EXPECT_EQ(run_host("echo 'exit 3' | " + fly + "-t ci intercept -b " + b + " 2>&1", &out), 3)
       << out;
   EXPECT_NE(out.find("retrying with \"sh\""), std::string::npos) << out;
-  // A terminal: the process gets one too, sized as this one (80x24 when it has no size).
-  EXPECT_EQ(run_host("script -qec '" + fly + "-t ci intercept -b " + b + " -- stty size' /dev/null",
+  // A terminal: the process gets one too, a device of the container's own devpts, sized as
+  // this one (80x24 when it has no size).
+  EXPECT_EQ(run_host("script -qec '" + fly + "-t ci intercept -b " + b +
+                         " -- sh -c \"tty; stty size\"' /dev/null",
                      &out),
             0)
       << out;
+  EXPECT_NE(out.find("/dev/pts/0"), std::string::npos) << out;
   EXPECT_NE(out.find("24 80"), std::string::npos) << out;
   EXPECT_NE(run_host(fly + "-t ci intercept -b 99999 2>&1", &out), 0);
   EXPECT_NE(out.find("no containers matched"), std::string::npos) << out;

@@ -117,7 +117,7 @@ Result<ExecutedProcessPtr> exec_in_container(const v1::ContainerState& state, Cg
   std::vector<int> ns_fds;
   for (auto& fd : ns) ns_fds.push_back(fd.get());
 
-  auto io = open_stdio(stdio);
+  auto io = open_stdio(stdio, "/proc/" + std::to_string(init) + "/root/dev/pts/ptmx");
   if (!io) return std::move(io).error().wrap(where);
   int sync[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sync) != 0)

@@ -26,7 +26,25 @@ Status pipe_pair(UniqueFd& read_end, UniqueFd& write_end) {
 
 }  // namespace
 
-Result<OpenedStdio> open_stdio(const StdioConfig& config) {
+namespace {
+
+// A pty pair from the devpts behind `ptmx`: the slave opened from the master (TIOCGPTPEER),
+// no path of it looked up on this side.
+bool open_pty_in(const std::string& ptmx, UniqueFd& master, UniqueFd& slave) {
+  UniqueFd m(::open(ptmx.c_str(), O_RDWR | O_NOCTTY | O_CLOEXEC));
+  if (!m) return false;
+  int unlock = 0;
+  if (::ioctl(m.get(), TIOCSPTLCK, &unlock) != 0) return false;
+  UniqueFd s(::ioctl(m.get(), TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC));
+  if (!s) return false;
+  master = std::move(m);
+  slave = std::move(s);
+  return true;
+}
+
+}  // namespace
+
+Result<OpenedStdio> open_stdio(const StdioConfig& config, const std::string& ptmx) {
   OpenedStdio io;
   using Mode = StdioConfig::Mode;
   switch (config.mode) {
@@ -59,14 +77,17 @@ Result<OpenedStdio> open_stdio(const StdioConfig& config) {
       TARMAC_RETURN_IF_ERROR(pipe_pair(io.parent.stderr_fd, io.child[2]), "stderr");
       return io;
     case Mode::kPty: {
-      UniqueFd master(::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
-      if (!master) return sys_error("posix_openpt");
-      if (::grantpt(master.get()) != 0 || ::unlockpt(master.get()) != 0)
-        return sys_error("unlock pty");
-      char name[128];
-      if (::ptsname_r(master.get(), name, sizeof name) != 0) return sys_error("ptsname");
-      UniqueFd slave(::open(name, O_RDWR | O_NOCTTY | O_CLOEXEC));
-      if (!slave) return sys_error(std::string("open ") + name);
+      UniqueFd master, slave;
+      if (ptmx.empty() || !open_pty_in(ptmx, master, slave)) {
+        master.reset(::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
+        if (!master) return sys_error("posix_openpt");
+        if (::grantpt(master.get()) != 0 || ::unlockpt(master.get()) != 0)
+          return sys_error("unlock pty");
+        char name[128];
+        if (::ptsname_r(master.get(), name, sizeof name) != 0) return sys_error("ptsname");
+        slave.reset(::open(name, O_RDWR | O_NOCTTY | O_CLOEXEC));
+        if (!slave) return sys_error(std::string("open ") + name);
+      }
       // The size is there before the process starts: it may ask at once.
       if (config.rows && config.columns) {
         winsize ws = {};

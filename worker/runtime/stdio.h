@@ -1,5 +1,6 @@
 #pragma once
 
+#include <string>
 #include "common/result.h"
 #include "common/unique_fd.h"
 #include "worker/runtime/runtime.h"
@@ -13,6 +14,9 @@ struct OpenedStdio {
   StdioEnds parent;
 };
 
-Result<OpenedStdio> open_stdio(const StdioConfig& config);
+// `ptmx`: for a terminal, the pty multiplexer of the devpts the process will see (a
+// container's, through /proc/<pid>/root), so the terminal is a device there and `tty` names
+// it; the host's when empty or not openable.
+Result<OpenedStdio> open_stdio(const StdioConfig& config, const std::string& ptmx = "");
 
 }  // namespace tarmac::runtime
