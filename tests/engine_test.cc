@@ -321,6 +321,42 @@ TEST_F(EngineTest, FlyIntercept) {
   EXPECT_EQ(wait_build(id), "aborted");
 }
 
+// Uploads that are not whole gzipped tars are refused and leave nothing behind: garbage
+// gets 400 naming the problem, a body cut off mid-way leaves no artifact and its volume to
+// the GC; downloads are the team's own.
+TEST_F(EngineTest, BrokenUploadsLeaveNothing) {
+  ASSERT_TRUE(wait_worker(in_state("running")));
+  auto count = [&](const std::string& sql) {
+    auto r = pool_->exec(sql);
+    return r.ok() ? (*r)[0].i64("n") : -1;
+  };
+  auto garbage = http(web_->port(), "POST", "/api/v1/teams/main/artifacts", admin_,
+                      std::string(4096, 'x'), {{"Content-Type", "application/octet-stream"}});
+  EXPECT_EQ(garbage.status, 400) << garbage.body;
+  EXPECT_NE(garbage.body.find("not a gzip tar stream"), std::string::npos) << garbage.body;
+
+  // The headers promise a megabyte; a little arrives and the client goes.
+  std::string head =
+      "POST /api/v1/teams/main/artifacts HTTP/1.1\r\nHost: x\r\nAuthorization: "
+      "Bearer " +
+      admin_ + "\r\nContent-Length: 1048576\r\n\r\n";
+  raw_exchange(web_->port(), head + std::string(1000, '\x1f'), 300);
+  bool clean = false;
+  for (int i = 0; i < 100 && !clean; ++i) {
+    clean = count("SELECT count(*) AS n FROM worker_artifacts") == 0 &&
+            count(
+                "SELECT count(*) AS n FROM volumes WHERE type = 'artifact' AND state IN "
+                "('creating', 'created')") == 0;
+    if (!clean) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(clean);
+  EXPECT_EQ(http(web_->port(), "GET", "/api/v1/info", "").status, 200);
+
+  EXPECT_EQ(http(web_->port(), "GET", "/api/v1/teams/main/artifacts/abc", admin_).status, 400);
+  EXPECT_EQ(http(web_->port(), "GET", "/api/v1/teams/main/artifacts/424242", admin_).status, 404);
+  EXPECT_EQ(http(web_->port(), "POST", "/api/v1/teams/main/artifacts", "", "x").status, 401);
+}
+
 // fly execute -i/-o: the input goes up as git would send it (.gitignore respected unless
 // -x), modes and symlinks intact both ways; a missing optional input is just absent; outputs
 // come back into the given directory; privileged tasks get their inputs too.
