@@ -115,6 +115,62 @@ TEST_F(WebRegistryTest, GcEndToEnd) {
   EXPECT_FALSE(vol.ok());
 }
 
+// PostgreSQL restarted while a task writes a line every 50 ms: the output waits for the
+// database instead of being dropped, and the build ends with every line once, in order.
+TEST_F(WebRegistryTest, PostgresRestartMidTaskLosesNoLine) {
+  auto own = PostgresServer::start();
+  ASSERT_TRUE(own);
+  std::string db = own->fresh_database_name();
+  WebProcess web(*own, db, {"--gc-missing-grace-period", "0"});
+  ASSERT_EQ(web.start(), "");
+  std::string token = web.login("admin", "secret");
+  stop_worker(SIGTERM);
+  extra_args_ = {"--registry", web.registry_address(), "--name",
+                 "w1",         "--heartbeat-interval", "0.2"};
+  start_worker();
+  bool running = false;
+  for (int i = 0; i < 100 && !running; ++i) {
+    auto r = http(web.port(), "GET", "/api/v1/workers", token);
+    running = r.status == 200 && r.json().size() == 1 && r.json()[0]["state"] == "running";
+    if (!running) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(running);
+  nlohmann::json plan = {
+      {"id", "1"},
+      {"task",
+       {{"name", "one-off"},
+        {"config",
+         {{"platform", "linux"},
+          {"rootfs_uri", "raw://" + shared_busybox_rootfs()},
+          {"run",
+           {{"path", "sh"},
+            {"args", {"-c", "for i in $(seq 1 60); do echo line $i; sleep 0.05; done"}}}}}}}}};
+  auto created = http(web.port(), "POST", "/api/v1/teams/main/builds", token, plan.dump(),
+                      {{"Content-Type", "application/json"}});
+  ASSERT_EQ(created.status, 201) << created.body;
+  int64_t id = created.json()["id"];
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  ASSERT_TRUE(own->pg().restart().ok());
+  std::string status;
+  for (int i = 0; i < 300; ++i) {
+    auto r = http(web.port(), "GET", "/api/v1/builds/" + std::to_string(id), token);
+    status = r.status == 200 ? r.json().value("status", "") : "";
+    if (status != "" && status != "pending" && status != "started") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(status, "succeeded") << web.log();
+  auto pool = atc::db::Pool::create({own->pg().conninfo(db), 2});
+  ASSERT_TRUE(pool.ok());
+  auto events = atc::db::BuildStore(**pool).events(id, -1, 100000);
+  ASSERT_TRUE(events.ok());
+  std::string log, want;
+  for (const auto& e : *events)
+    if (e.type == "log") log += nlohmann::json::parse(e.payload)["payload"].get<std::string>();
+  for (int i = 1; i <= 60; ++i) want += "line " + std::to_string(i) + "\n";
+  EXPECT_EQ(log, want);
+  stop_worker(SIGTERM);
+}
+
 // PostgreSQL restarted under load: requests in the gap fail with 503 (never half-done), the
 // web node reconnects by itself, every acknowledged write is there and the worker keeps its
 // registration.

@@ -137,8 +137,19 @@ std::string follow(StepContext& ctx, const std::string& origin, const db::Worker
   };
   auto exit = start(
       [&](bool is_stderr, const std::string& data, uint64_t next) {
-        if (auto s = ctx.events.output(origin, is_stderr, data, handle, next); !s.ok())
-          spdlog::warn("engine: build {}: {}", ctx.build.id, s.error().what());
+        // A line is never dropped: while the database is away the output waits here (the
+        // worker keeps what the process writes meanwhile). A stopping engine gives up, and
+        // the next one attaches from the last offset stored, this line included.
+        auto delay = std::chrono::milliseconds(100);
+        for (bool warned = false; !ctx.stopping;) {
+          auto s = ctx.events.output(origin, is_stderr, data, handle, next);
+          if (s.ok()) break;
+          if (!warned)
+            spdlog::warn("engine: build {}: {} (retrying)", ctx.build.id, s.error().what());
+          warned = true;
+          std::this_thread::sleep_for(delay);
+          delay = std::min(delay * 2, std::chrono::milliseconds(2000));
+        }
       },
       controls);
   if (!exit && exit.error().errnum() == ECANCELED) return "detached";
