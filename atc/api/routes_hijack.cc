@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <mutex>
 #include <thread>
 
 #include "atc/api/context.h"
@@ -40,7 +41,10 @@ class Lines {
   std::string buf_;
 };
 
-void send(BytePipe& out, const nlohmann::json& message) { (void)out.write(message.dump() + "\n"); }
+// Never throws: text that is not UTF-8 (a worker's error message) is sent with U+FFFD.
+void send(BytePipe& out, const nlohmann::json& message) {
+  (void)out.write(message.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+}
 
 struct Target {
   std::string handle, worker_address, user, dir;
@@ -71,6 +75,23 @@ void serve(ApiContext& ctx, const Target& target, BytePipe& in, BytePipe& out) {
     return;
   }
   auto& stream = *process->stream;
+  // Reads happen on the reader thread; writes and the one Finish are serialized here, and
+  // nothing is written once the stream is finished (gRPC allows neither overlap).
+  std::mutex stream_mu;
+  bool finished = false;
+  auto write = [&](const wv1::ProcessInput& input) {
+    std::lock_guard lock(stream_mu);
+    return !finished && stream.Write(input);
+  };
+  auto finish = [&]() {
+    std::lock_guard lock(stream_mu);
+    grpc::Status status;
+    if (!finished) {
+      finished = true;
+      status = stream.Finish();
+    }
+    return status;
+  };
 
   // Output to the client until the process ends; a while after the build is over the
   // container would be collected, so an open session keeps pushing that moment back.
@@ -91,8 +112,8 @@ void serve(ApiContext& ctx, const Target& target, BytePipe& in, BytePipe& out) {
       }
     }
     if (!exited) {
-      auto s = stream.Finish();
-      std::string message = s.error_message();
+      // Reads are over: the stream's status says why it ended.
+      std::string message = finish().error_message();
       // Nothing started: the executable is missing (fly retries bash with sh).
       if (!started && (message.find("No such file") != std::string::npos ||
                        message.find("errno 2)") != std::string::npos))
@@ -119,7 +140,7 @@ void serve(ApiContext& ctx, const Target& target, BytePipe& in, BytePipe& out) {
     auto input = parse_hijack_input(*line);
     if (!input) continue;  // not a message we know (or fields of the wrong type): ignored
     if (input->has_close_stdin()) stdin_open = false;
-    if (!stream.Write(*input)) break;
+    if (!write(*input)) break;
   }
   // The client is gone (or the process ended): hang up on a process still running, as a
   // closed terminal would.
@@ -127,12 +148,11 @@ void serve(ApiContext& ctx, const Target& target, BytePipe& in, BytePipe& out) {
     if (stdin_open) {
       wv1::ProcessInput close;
       close.set_close_stdin(true);
-      stream.Write(close);
+      write(close);
     }
     wv1::ProcessInput hup;
     hup.set_signal(SIGHUP);
-    stream.Write(hup);
-    stream.WritesDone();
+    write(hup);
     for (int i = 0; i < 50 && !ended; ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     if (!ended) process->context->TryCancel();
@@ -140,6 +160,14 @@ void serve(ApiContext& ctx, const Target& target, BytePipe& in, BytePipe& out) {
   reader.join();
   ended = true;
   keeper.join();
+  // The process exited (or the stream was cancelled): let go of the call.
+  if (!finished) {
+    process->context->TryCancel();
+    wv1::ProcessOutput rest;
+    while (stream.Read(&rest)) {
+    }
+    finish();
+  }
 }
 
 Response hijack(ApiContext& ctx, Request& req, const auth::Identity& id) {

@@ -294,7 +294,11 @@ class ServerImpl final : public Server {
       ++handlers_;
     }
     std::thread([this, session, from_client, to_client, done] {
-      session->run(*from_client, *to_client);
+      try {
+        session->run(*from_client, *to_client);
+      } catch (const std::exception& e) {
+        spdlog::error("api: websocket session: {}", e.what());
+      }
       to_client->close();
       from_client->abandon(Error("the session ended"));
       *done = true;
