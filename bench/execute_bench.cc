@@ -105,14 +105,17 @@ int main(int argc, char** argv) {
   // do), uploaded by fly execute to a task that lists it, against `tar -cz | cat` of the
   // same tree, which is what the upload has to do at the least.
   std::string tree = dir + "/tree";
-  sh("mkdir -p " + tree + " && for i in $(seq 1 400); do head -c 196608 /dev/urandom | base64 -w 76"
-     " > " + tree + "/f$i.txt; done");
-  must(fs::write_file(dir + "/input.yml", "platform: linux\nrootfs_uri: raw://" + image +
-                                              "\ninputs: [{name: src}]\n"
-                                              "run: {path: sh, args: [-c, 'test -s src/f400.txt']}\n"),
+  sh("mkdir -p " + tree +
+     " && for i in $(seq 1 400); do head -c 196608 /dev/urandom | base64 -w 76"
+     " > " +
+     tree + "/f$i.txt; done");
+  must(fs::write_file(dir + "/input.yml",
+                      "platform: linux\nrootfs_uri: raw://" + image +
+                          "\ninputs: [{name: src}]\n"
+                          "run: {path: sh, args: [-c, 'test -s src/f400.txt']}\n"),
        "task file");
-  std::string upload = fly + "-t b execute -c " + dir + "/input.yml -i src=" + tree +
-                       " >/dev/null 2>&1";
+  std::string upload =
+      fly + "-t b execute -c " + dir + "/input.yml -i src=" + tree + " >/dev/null 2>&1";
   int upload_runs = std::max(3, runs / 4);
   std::vector<double> upload_ms, tar_ms;
   for (int i = 0; i < upload_runs; ++i) {

@@ -17,16 +17,14 @@
 namespace tarmac::fly {
 namespace {
 
-// "name=path" pairs of -i/-o, in order.
+// "NAME=VALUE" pairs of -i/-o/-v, in order; `value` names the right side in errors.
 Result<std::vector<std::pair<std::string, std::string>>> pairs(
-    const std::vector<std::string>& flags, const char* flag) {
+    const std::vector<std::string>& flags, const char* flag, const char* value) {
   std::vector<std::pair<std::string, std::string>> out;
   for (const auto& f : flags) {
     size_t eq = f.find('=');
     if (eq == std::string::npos || eq == 0 || eq + 1 == f.size())
-      return Error(std::string(flag) + " " + f +
-                       ": expected NAME=" + (std::string(flag) == "-v" ? "VALUE" : "PATH"),
-                   EINVAL);
+      return Error(std::string(flag) + " " + f + ": expected NAME=" + value, EINVAL);
     out.emplace_back(f.substr(0, eq), f.substr(eq + 1));
   }
   return out;
@@ -40,14 +38,14 @@ struct Plan {
 }  // namespace
 
 int execute(const Global& g, const ExecuteOptions& o) {
-  auto vars = pairs(o.vars, "-v");
+  auto vars = pairs(o.vars, "-v", "VALUE");
   if (!vars) return fail(vars.error());
   atc::config::Vars values(vars->begin(), vars->end());
   auto config = atc::config::load_task_config(o.config, &values);
   if (!config) return fail(config.error());
-  auto inputs = pairs(o.inputs, "-i");
+  auto inputs = pairs(o.inputs, "-i", "PATH");
   if (!inputs) return fail(inputs.error());
-  auto outputs = pairs(o.outputs, "-o");
+  auto outputs = pairs(o.outputs, "-o", "PATH");
   if (!outputs) return fail(outputs.error());
 
   std::map<std::string, std::string> input_paths;

@@ -90,14 +90,20 @@ class Session {
     send(spec.dump());
     read();
     if (tty) watch_window();
-    if (!interactive) {
+    if (interactive)
+      forward_stdin();
+    else
       send(nlohmann::json{{"closed", true}}.dump());
-      ioc_.run();
-      *alive_ = false;
-      if (error_) return *error_;
-      return result_;
-    }
-    // Stdin may be a file, a pipe or a terminal: a plain thread reads it whatever it is.
+    ioc_.run();
+    *alive_ = false;
+    if (error_) return *error_;
+    return result_;
+  }
+
+ private:
+  // Stdin may be a file, a pipe or a terminal: a plain thread reads it whatever it is, and
+  // hands each read to the session's thread.
+  void forward_stdin() {
     std::thread([this, alive = alive_] {
       char buf[4096];
       for (;;) {
@@ -112,13 +118,8 @@ class Session {
         if (n <= 0) return;
       }
     }).detach();
-    ioc_.run();
-    *alive_ = false;
-    if (error_) return *error_;
-    return result_;
   }
 
- private:
   void send(std::string msg) {
     queue_.push_back(std::move(msg));
     if (queue_.size() == 1) write_next();

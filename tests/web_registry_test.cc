@@ -12,7 +12,25 @@
 namespace tarmac::testing {
 namespace {
 
-using WebRegistryTest = WebWorkerFixture;
+class WebRegistryTest : public WebWorkerFixture {
+ protected:
+  // Restarts the fixture's worker registered with `web` (a node of a test's own PostgreSQL).
+  void point_worker_at(const WebProcess& web) {
+    stop_worker(SIGTERM);
+    extra_args_ = {"--registry", web.registry_address(), "--name",
+                   "w1",         "--heartbeat-interval", "0.2"};
+    start_worker();
+  }
+  // Whether `web`'s API lists its one worker as running within ten seconds.
+  static bool worker_running(const WebProcess& web, const std::string& token) {
+    for (int i = 0; i < 100; ++i) {
+      auto r = http(web.port(), "GET", "/api/v1/workers", token);
+      if (r.status == 200 && r.json().size() == 1 && r.json()[0]["state"] == "running") return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+  }
+};
 
 // The worker registers and beats its counts; stopped, it is stalled after its ttl; resumed,
 // it is running again.
@@ -124,17 +142,8 @@ TEST_F(WebRegistryTest, PostgresRestartMidTaskLosesNoLine) {
   WebProcess web(*own, db, {"--gc-missing-grace-period", "0"});
   ASSERT_EQ(web.start(), "");
   std::string token = web.login("admin", "secret");
-  stop_worker(SIGTERM);
-  extra_args_ = {"--registry", web.registry_address(), "--name",
-                 "w1",         "--heartbeat-interval", "0.2"};
-  start_worker();
-  bool running = false;
-  for (int i = 0; i < 100 && !running; ++i) {
-    auto r = http(web.port(), "GET", "/api/v1/workers", token);
-    running = r.status == 200 && r.json().size() == 1 && r.json()[0]["state"] == "running";
-    if (!running) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  ASSERT_TRUE(running);
+  point_worker_at(web);
+  ASSERT_TRUE(worker_running(web, token));
   nlohmann::json plan = {
       {"id", "1"},
       {"task",
@@ -182,11 +191,7 @@ TEST_F(WebRegistryTest, PostgresRestartUnderLoad) {
   WebProcess web(*own, db, {"--gc-missing-grace-period", "0"});
   ASSERT_EQ(web.start(), "");
   std::string token = web.login("admin", "secret");
-  // Point the worker at this node.
-  stop_worker(SIGTERM);
-  extra_args_ = {"--registry", web.registry_address(), "--name",
-                 "w1",         "--heartbeat-interval", "0.2"};
-  start_worker();
+  point_worker_at(web);
 
   std::atomic<bool> stop{false};
   std::mutex mu;
@@ -220,13 +225,7 @@ TEST_F(WebRegistryTest, PostgresRestartUnderLoad) {
   for (const auto& t : acknowledged) EXPECT_TRUE(stored.count(t)) << "lost " << t;
   EXPECT_GT(acknowledged.size(), 5u);
   // Served after the restart, and the worker is still (or again) running.
-  bool running = false;
-  for (int i = 0; i < 100 && !running; ++i) {
-    auto r = http(web.port(), "GET", "/api/v1/workers", token);
-    running = r.status == 200 && r.json().size() == 1 && r.json()[0]["state"] == "running";
-    if (!running) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  EXPECT_TRUE(running) << web.log();
+  EXPECT_TRUE(worker_running(web, token)) << web.log();
   stop_worker(SIGTERM);
 }
 

@@ -1,11 +1,11 @@
 // Artifacts: `fly execute` uploads its inputs here and downloads its outputs from here.
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
 #include <thread>
 
 #include "atc/api/context.h"
 #include "atc/db/artifacts.h"
+#include "atc/engine/placement.h"
 #include "common/uuid.h"
 
 namespace tarmac::atc::api {
@@ -25,16 +25,19 @@ std::string describe(const std::string& platform, const std::vector<std::string>
 Response create(ApiContext& ctx, Request& req, const auth::Identity& id) {
   const std::string& team = req.params["team_name"];
   if (!id.may(team, auth::Role::kMember)) return error_response(403, "forbidden");
-  std::string platform = req.query.count("platform") ? req.query["platform"] : "linux";
+  std::string platform = req.query["platform"];
   if (platform.empty()) platform = "linux";
   auto tags = query_values(req.query_string, "tags");
   auto candidates = ctx.workers.available(team, platform, tags);
   if (!candidates) return error_status(candidates.error());
   if (candidates->empty())
     return error_response(503, "no workers satisfying: " + describe(platform, tags));
-  const db::WorkerRecord& worker = *std::min_element(
-      candidates->begin(), candidates->end(),
-      [](auto& a, auto& b) { return a.info.active_containers() < b.info.active_containers(); });
+  // Where the upload goes is where its task will most likely run (volume-locality): the
+  // worker with the fewest build containers, as steps are placed.
+  auto chosen =
+      engine::narrow(ctx.pool, std::move(*candidates), {{"fewest-build-containers"}, 0}, {});
+  if (!chosen) return error_status(chosen.error());
+  const db::WorkerRecord& worker = chosen->front();
   auto client = ctx.clients.get(worker.info.address());
   if (!client) return error_status(client.error());
 

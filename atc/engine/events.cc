@@ -38,9 +38,7 @@ Status EventWriter::start_task(const std::string& o) {
 }
 
 Status EventWriter::log(const std::string& o, bool is_stderr, const std::string& payload) {
-  nlohmann::json from = origin(o);
-  from["source"] = is_stderr ? "stderr" : "stdout";
-  return write("log", "5.1", {{"origin", from}, {"payload", payload}});
+  return output(o, is_stderr, payload, "", 0);  // no process offset to keep
 }
 
 Status EventWriter::output(const std::string& o, bool is_stderr, const std::string& payload,
