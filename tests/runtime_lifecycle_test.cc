@@ -131,6 +131,29 @@ TEST_F(RuntimeTest, MissingExecutableIsAnErrorAndLeavesNothing) {
   EXPECT_FALSE(cgroup_exists(test_runtime_options("").cgroup_parent, id()));
 }
 
+// A step of the filesystem that fails is an error naming it; the main process, which starts
+// beside that work and waits for it, goes with the container, in a pid namespace of its own
+// or in the host's (where only its parent-death signal ends it: a hang here would be it).
+TEST_F(RuntimeTest, FilesystemFailureIsAnErrorAndLeavesNothing) {
+  for (bool own_pids : {true, false}) {
+    SCOPED_TRACE(own_pids ? "own pid namespace" : "host pid namespace");
+    auto s = spec({"true"});
+    s.namespaces.pid = own_pids;
+    // A file onto the image's /bin directory: only the mount itself can find that out.
+    s.mounts.push_back(bind_mount("/etc/hostname", "/bin"));
+    auto made = runtime_->create(s, {});
+    ASSERT_FALSE(made.ok());
+    EXPECT_NE(made.error().message().find("mount /etc/hostname on /bin"), std::string::npos)
+        << made.error().what();
+    EXPECT_EQ(made.error().errnum(), ENOTDIR);
+    EXPECT_FALSE(fs::exists(run_dir_.path() + "/" + id()));
+    EXPECT_FALSE(cgroup_exists(test_runtime_options("").cgroup_parent, id()));
+  }
+  // The runtime still creates containers after.
+  auto ran = run(spec({"echo", "fine"}));
+  EXPECT_EQ(ran.out, "fine\n");
+}
+
 // Bad specs are refused with the field named.
 TEST_F(RuntimeTest, BadSpecsNameTheField) {
   auto s = spec({"true"});

@@ -3,6 +3,7 @@
 // stdio. Each failure is reported to the parent as a ChildError naming the step and path.
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/futex.h>
 #include <linux/openat2.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
@@ -21,6 +22,8 @@
 #include <cstring>
 
 #include "worker/runtime/child_plan.h"
+#include "worker/runtime/raw_syscall.h"
+#include "worker/runtime/spawn.h"
 
 namespace tarmac::runtime {
 namespace {
@@ -52,7 +55,9 @@ class Text {
   size_t len_ = 0;
 };
 
-int g_sync_fd = -1;
+// Thread-local, not global: a child cloned with CLONE_VM writes into its creator's memory,
+// and two threads may create containers at once. Its TLS is its creating thread's.
+thread_local int g_sync_fd = -1;
 
 [[noreturn]] void fail(const Text& step, int errnum, int code = 1) {
   ChildError e;
@@ -285,7 +290,7 @@ void reset_signals() {
   if (int e = apply_capabilities(p.caps)) fail("set capabilities", nullptr, e, 127);
   if (::chdir(p.cwd) != 0) fail("chdir", p.cwd, errno, 127);
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail("set no_new_privs", nullptr, errno, 127);
-  if (p.use_seccomp) {
+  if (p.use_seccomp && !p.seccomp_early) {
     if (int e = p.seccomp.load()) fail("load seccomp filter", nullptr, e, 127);
   }
   int err = ENOENT;
@@ -300,7 +305,29 @@ void reset_signals() {
   fail("exec", p.argv[0], err, 127);
 }
 
+// The main process, started early: it runs beside init's filesystem work until init opens
+// the gate, sharing its memory and errno, so until then only raw syscalls (no errno).
+int main_entry(void* plan) {
+  const ChildPlan& p = *static_cast<const ChildPlan*>(plan);
+  // Init failing midway must take us along; if it already died, there is no gate to wait for.
+  raw_syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL);
+  if (raw_syscall(SYS_getppid) != p.main_parent) raw_syscall(SYS_exit_group, 1);
+  int seccomp_err = p.use_seccomp && p.seccomp_early ? p.seccomp.load() : 0;
+  while (__atomic_load_n(&p.main_gate, __ATOMIC_ACQUIRE) == 0)
+    raw_syscall(SYS_futex, reinterpret_cast<long>(&p.main_gate), FUTEX_WAIT, 0, 0);
+  raw_syscall(SYS_prctl, PR_SET_PDEATHSIG, 0);
+  if (seccomp_err) fail("load seccomp filter", nullptr, seccomp_err, 127);
+  exec_main(p);
+}
+
+void open_gate(const ChildPlan& p) {
+  __atomic_store_n(&p.main_gate, 1, __ATOMIC_RELEASE);
+  raw_syscall(SYS_futex, reinterpret_cast<long>(&p.main_gate), FUTEX_WAKE, 1);
+}
+
 }  // namespace
+
+int run_child_entry(void* plan) { run_child(*static_cast<const ChildPlan*>(plan)); }
 
 [[noreturn]] void run_exec_child(const ChildPlan& p, const int* ns_fds, int ns_count) {
   g_sync_fd = p.sync_fd;
@@ -332,6 +359,8 @@ void reset_signals() {
 }
 
 [[noreturn]] void run_child(const ChildPlan& p) {
+  // Cloned with CLONE_VM and every signal blocked: no handler of the caller may ever run here.
+  reset_signal_handlers();
   g_sync_fd = p.sync_fd;
   // Whatever the parent had open must not reach the container.
   ::syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
@@ -350,21 +379,28 @@ void reset_signals() {
   }
   if (!p.privileged && ::unshare(CLONE_NEWCGROUP) != 0)
     fail("unshare cgroup namespace", nullptr, errno);
+
+  // The main process starts now, in every namespace but before the filesystem exists, so that
+  // its slow steps (the seccomp filter's compilation above all) run beside ours. It shares
+  // our memory until its exec: no page table is copied or torn down for it (see spawn.h).
+  pid_t main_pid = 0;
+  if (p.has_main) {
+    p.main_parent = raw_syscall(SYS_getpid);
+    main_pid = ::clone(main_entry, p.main_stack, CLONE_VM | SIGCHLD, const_cast<ChildPlan*>(&p));
+    if (main_pid < 0) fail("start main process", nullptr, errno);
+  }
+
   if (p.new_net) bring_up_loopback();
   build_filesystem(p);
   if (p.hostname && ::sethostname(p.hostname, std::strlen(p.hostname)) != 0)
     fail("sethostname", p.hostname, errno);
-
-  pid_t main_pid = 0;
-  if (p.has_main) {
-    main_pid = ::fork();
-    if (main_pid < 0) fail("fork main process", nullptr, errno);
-    if (main_pid == 0) exec_main(p);
-  }
-
-  // Become init: /dev/null for stdio, the exit file kept across exec.
+  // Opened before the gate: after it the main process may write errno too.
   int null_fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
   if (null_fd < 0) fail("open", "/dev/null", errno);
+  if (p.has_main) open_gate(p);
+
+  // Become init: /dev/null for stdio, the exit file kept across exec (and only now that the
+  // main process has its own descriptors: it must never see that file).
   for (int i = 0; i < 3; ++i) ::dup2(null_fd, i);
   if (::fcntl(p.exit_fd, F_SETFD, 0) != 0) fail("keep exit file", nullptr, errno);
   Text pid_arg, fd_arg;

@@ -2,6 +2,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <deque>
 #include <string>
 #include <vector>
@@ -33,6 +34,12 @@ struct ChildPlan {
   int init_fd = -1;  // O_PATH of the static init binary
   int stdio[3] = {-1, -1, -1};
   bool stdio_is_pty = false;
+  // The main process's stack: it is cloned with CLONE_VM (see spawn.h).
+  void* main_stack = nullptr;
+  // The main process starts before the filesystem is built and waits on this futex word in
+  // the memory it shares with init; `main_parent` is init's pid as it sees it.
+  mutable uint32_t main_gate = 0;
+  mutable long main_parent = 0;
 
   const char* rootfs = nullptr;
   bool rootfs_readonly = false;
@@ -57,6 +64,9 @@ struct ChildPlan {
   CapabilitySet caps;
   SeccompProgram seccomp;
   bool use_seccomp = true;
+  // Load the filter while init builds the filesystem, before the process's own setup: only
+  // for a profile known to allow every call of that setup (the built-in one).
+  bool seccomp_early = false;
   std::vector<Rlimit> rlimits;
 
   // Owns the strings the pointers above point into (a deque never moves its elements).
@@ -73,6 +83,9 @@ struct ChildError {
 // Runs in the child after clone(2): waits for the parent's go, builds the container's
 // filesystem, forks the main process, and becomes the container's init. Never returns.
 [[noreturn]] void run_child(const ChildPlan& plan);
+
+// run_child for clone(2)'s glibc wrapper: `plan` is the ChildPlan.
+int run_child_entry(void* plan);
 
 // Runs in a forked child to start another process in a running container: waits for the
 // parent's go, joins the namespaces in `ns_fds` (user first, mount last), forks the process

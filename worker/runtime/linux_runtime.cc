@@ -20,6 +20,7 @@
 #include "worker/runtime/plan_builder.h"
 #include "worker/runtime/proc.h"
 #include "worker/runtime/runtime.h"
+#include "worker/runtime/spawn.h"
 #include "worker/runtime/stdio.h"
 
 namespace tarmac::runtime {
@@ -103,6 +104,13 @@ class LinuxRuntime final : public Runtime {
     auto plan = build_child_plan(spec, seccomp_);
     if (!plan) return std::move(plan).error().wrap("spec");
 
+    // The cloned child and the main process run on these in our memory until they exec, so
+    // they go only after the cleanup below has killed whatever still runs.
+    auto child_stack = ChildStack::make();
+    if (!child_stack) return std::move(child_stack).error();
+    auto main_stack = ChildStack::make();
+    if (!main_stack) return std::move(main_stack).error();
+
     TARMAC_RETURN_IF_ERROR(store_.create(spec.id), "state");
     // Until the container runs, any failure takes down everything made so far.
     CgroupPtr cgroup;
@@ -160,15 +168,20 @@ class LinuxRuntime final : public Runtime {
     plan->init_fd = init_fd_.get();
     for (int i = 0; i < 3; ++i) plan->stdio[i] = io->child[i].get();
     plan->stdio_is_pty = io->is_pty;
+    plan->main_stack = main_stack->top();
+    // The built-in profile allows every call the process makes before its exec.
+    plan->seccomp_early = options_.seccomp_file.empty();
 
-    unsigned long flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD;
+    int flags = CLONE_VM | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD;
     if (spec.namespaces.pid) flags |= CLONE_NEWPID;
     if (spec.namespaces.network) flags |= CLONE_NEWNET;
     if (spec.namespaces.user) flags |= CLONE_NEWUSER;
-    // Like fork(2), but into new namespaces; the child never returns from run_child.
-    child = static_cast<pid_t>(::syscall(SYS_clone, flags, nullptr, nullptr, nullptr, 0));
+    {
+      // Into new namespaces, sharing our memory until it execs (see spawn.h).
+      SignalsBlocked blocked;
+      child = ::clone(run_child_entry, child_stack->top(), flags, &*plan);
+    }
     if (child < 0) return sys_error("clone");
-    if (child == 0) run_child(*plan);
 
     child_end.reset();
     for (auto& fd : io->child) fd.reset();
@@ -192,6 +205,12 @@ class LinuxRuntime final : public Runtime {
     if (n < 0) return sys_error("read child status");
     if (n > 0) {
       err.step[sizeof err.step - 1] = 0;
+      // The one that failed exits; wait until nothing runs on the stacks any more (the
+      // descriptor closes at exec or exit) before the cleanup unmaps them.
+      char rest[sizeof err];
+      ssize_t r;
+      do r = ::recv(parent_end.get(), rest, sizeof rest, 0);
+      while (r > 0 || (r < 0 && errno == EINTR));
       return Error(err.step, err.errnum);
     }
 

@@ -15,6 +15,7 @@
 #include <cstring>
 
 #include "common/fs.h"
+#include "worker/runtime/raw_syscall.h"
 
 namespace tarmac::runtime {
 namespace {
@@ -463,9 +464,8 @@ int SeccompProgram::load() const {
   sock_fprog prog;
   prog.len = static_cast<unsigned short>(filter_.size());
   prog.filter = const_cast<sock_filter*>(filter_.data());
-  if (::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0) return errno;
-  return 0;
-  return 0;
+  long r = raw_syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, reinterpret_cast<long>(&prog));
+  return r < 0 ? static_cast<int>(-r) : 0;
 }
 
 Status write_default_seccomp(const std::string& path) {

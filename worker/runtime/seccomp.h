@@ -18,7 +18,8 @@ class SeccompProgram {
 
   bool empty() const { return filter_.empty(); }
   // Loads the program into the calling thread (with SECCOMP_FILTER_FLAG_TSYNC off). Needs
-  // no_new_privs or CAP_SYS_ADMIN. Async-signal-safe. Returns 0 or an errno.
+  // no_new_privs or CAP_SYS_ADMIN. Async-signal-safe, and leaves errno alone. Returns 0 or an
+  // errno.
   int load() const;
   const std::vector<sock_filter>& filter() const { return filter_; }
 
