@@ -135,7 +135,7 @@ TEST_F(WorkerServerTest, ShimsAreOutsideTheWorkersCgroup) {
     auto close = stat->rfind(')');
     return std::atoi(stat->c_str() + close + 4);  // ") S <ppid>"
   };
-  pid_t shim = ppid(ppid(first.pid));  // process <- its relay <- the shim
+  pid_t shim = ppid(first.pid);  // the process is the shim's own child
   ASSERT_GT(shim, 1);
   auto comm = fs::read_file("/proc/" + std::to_string(shim) + "/comm");
   ASSERT_TRUE(comm.ok());

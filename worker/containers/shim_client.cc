@@ -48,8 +48,8 @@ Result<pid_t> spawn_with_fd3(const std::string& shim_path, const std::vector<std
   return pid;
 }
 
-// The shim's one line: "ok <pid>" or "error <message>". Not until EOF, since the process's
-// relay may hold the pipe a while.
+// The shim's one line: "ok <pid>" or "error <message>". Not until EOF, since the shim keeps
+// the pipe open as long as it runs.
 Result<pid_t> read_report(int fd, const std::string& dir) {
   std::string line;
   char c;

@@ -320,6 +320,8 @@ int main_entry(void* plan) {
   exec_main(p);
 }
 
+int exec_entry(void* plan) { exec_main(*static_cast<const ChildPlan*>(plan)); }
+
 void open_gate(const ChildPlan& p) {
   __atomic_store_n(&p.main_gate, 1, __ATOMIC_RELEASE);
   raw_syscall(SYS_futex, reinterpret_cast<long>(&p.main_gate), FUTEX_WAKE, 1);
@@ -329,33 +331,27 @@ void open_gate(const ChildPlan& p) {
 
 int run_child_entry(void* plan) { run_child(*static_cast<const ChildPlan*>(plan)); }
 
-[[noreturn]] void run_exec_child(const ChildPlan& p, const int* ns_fds, int ns_count) {
+int run_exec_child_entry(void* raw) {
+  const auto& args = *static_cast<const ExecChildArgs*>(raw);
+  const ChildPlan& p = *args.plan;
+  // Cloned with CLONE_VM and every signal blocked: no handler of the caller may ever run here.
+  reset_signal_handlers();
   g_sync_fd = p.sync_fd;
   ::syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   char go = 0;
   if (::recv(p.sync_fd, &go, 1, 0) != 1) ::_exit(1);
-  for (int i = 0; i < ns_count; ++i)
-    if (::setns(ns_fds[i], 0) != 0) fail("join namespace of container", nullptr, errno);
-  pid_t pid = ::fork();
-  if (pid < 0) fail("fork process", nullptr, errno);
-  if (pid == 0) exec_main(p);
-  // Our pid namespace is the parent's, so this is the host pid the caller can signal.
+  for (int i = 0; i < args.ns_count; ++i)
+    if (::setns(args.ns_fds[i], 0) != 0) fail("join namespace of container", nullptr, errno);
+  // VFORK: we go on once the process has exec'd or failed, so only one of us runs at a time
+  // in the memory we share with the caller.
+  pid_t pid = ::clone(exec_entry, p.main_stack, CLONE_VM | CLONE_VFORK | CLONE_PARENT | SIGCHLD,
+                      const_cast<ChildPlan*>(&p));
+  if (pid < 0) fail("start process", nullptr, errno);
+  // Our pid namespace is the caller's, so this is the host pid it can signal and wait for.
   ssize_t sent = ::send(p.sync_fd, &pid, sizeof pid, MSG_NOSIGNAL);
   (void)sent;
-  // Hold nothing of the caller's while waiting: not the process's pipes (their readers must
-  // see EOF when the process ends) and not the caller's sockets (a dead caller must look dead).
-  ::syscall(SYS_close_range, 3, ~0U, 0);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (WIFSIGNALED(status)) {
-    // End by the same signal so the caller's waitpid reads the same status.
-    ::signal(WTERMSIG(status), SIG_DFL);
-    ::prctl(PR_SET_DUMPABLE, 0);  // no core file of ours for the process's crash
-    ::kill(::getpid(), WTERMSIG(status));
-  }
-  ::_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
+  ::_exit(0);
 }
 
 [[noreturn]] void run_child(const ChildPlan& p) {

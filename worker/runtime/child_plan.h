@@ -87,11 +87,18 @@ struct ChildError {
 // run_child for clone(2)'s glibc wrapper: `plan` is the ChildPlan.
 int run_child_entry(void* plan);
 
-// Runs in a forked child to start another process in a running container: waits for the
-// parent's go, joins the namespaces in `ns_fds` (user first, mount last), forks the process
-// (which lands in the container's pid namespace), sends the parent its host pid, and then
-// waits for it and ends the same way it did. Uses the plan's process fields, sync_fd and
-// stdio. Never returns.
-[[noreturn]] void run_exec_child(const ChildPlan& plan, const int* ns_fds, int ns_count);
+// What run_exec_child_entry needs: the plan and the namespaces to join (user first, mount last).
+struct ExecChildArgs {
+  const ChildPlan* plan = nullptr;
+  const int* ns_fds = nullptr;
+  int ns_count = 0;
+};
+
+// Runs in a child cloned with CLONE_VM to start another process in a running container: waits
+// for the parent's go, joins the namespaces, and clones the process as its parent's child
+// (CLONE_PARENT: the caller waits for it directly, no relay in between) into the container's
+// pid namespace, on the plan's main_stack. Once the process has exec'd (or failed, reporting
+// why) it sends the parent the process's host pid and exits. `args` is an ExecChildArgs.
+int run_exec_child_entry(void* args);
 
 }  // namespace tarmac::runtime

@@ -10,26 +10,29 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <optional>
 
 #include "worker/runtime/child_plan.h"
 #include "worker/runtime/plan_builder.h"
 #include "worker/runtime/proc.h"
+#include "worker/runtime/spawn.h"
 #include "worker/runtime/stdio.h"
 
 namespace tarmac::runtime {
 namespace {
 
-// The caller's child relays the process's end (see run_exec_child), so waiting for the
-// process is waiting for that child.
+// The process is the caller's own child (see run_exec_child_entry): waiting for it gives its
+// real status. It must be reaped: a zombie of the container's pid namespace keeps the
+// namespace, and so the container's init, from ending.
 class LinuxExecutedProcess final : public ExecutedProcess {
  public:
-  LinuxExecutedProcess(pid_t waiter, pid_t pid, StdioEnds stdio)
-      : waiter_(waiter), pid_(pid), stdio_(std::move(stdio)) {}
+  LinuxExecutedProcess(pid_t pid, StdioEnds stdio) : pid_(pid), stdio_(std::move(stdio)) {}
   ~LinuxExecutedProcess() override {
     if (!status_) {
-      // Nobody will wait: don't leave a zombie; the process itself keeps running.
-      ::kill(waiter_, SIGKILL);
-      ::waitpid(waiter_, nullptr, 0);
+      // Nobody will wait: a process dropped is a process ended, and reaped.
+      ::kill(pid_, SIGKILL);
+      while (::waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
+      }
     }
   }
 
@@ -40,7 +43,7 @@ class LinuxExecutedProcess final : public ExecutedProcess {
     if (!status_) {
       int status = 0;
       pid_t r;
-      while ((r = ::waitpid(waiter_, &status, 0)) < 0 && errno == EINTR) {
+      while ((r = ::waitpid(pid_, &status, 0)) < 0 && errno == EINTR) {
       }
       if (r < 0) return sys_error("wait for process " + std::to_string(pid_));
       status_ = status;
@@ -51,7 +54,7 @@ class LinuxExecutedProcess final : public ExecutedProcess {
   Result<std::optional<ExitStatus>> poll() override {
     if (!status_) {
       int status = 0;
-      pid_t r = ::waitpid(waiter_, &status, WNOHANG);
+      pid_t r = ::waitpid(pid_, &status, WNOHANG);
       if (r < 0 && errno != EINTR) return sys_error("wait for process " + std::to_string(pid_));
       if (r <= 0) return std::optional<ExitStatus>();
       status_ = status;
@@ -75,7 +78,6 @@ class LinuxExecutedProcess final : public ExecutedProcess {
   }
 
  private:
-  pid_t waiter_;
   pid_t pid_;
   StdioEnds stdio_;
   std::optional<int> status_;
@@ -127,9 +129,20 @@ Result<ExecutedProcessPtr> exec_in_container(const v1::ContainerState& state, Cg
   for (int i = 0; i < 3; ++i) plan.stdio[i] = io->child[i].get();
   plan.stdio_is_pty = io->is_pty;
 
-  pid_t waiter = ::fork();
-  if (waiter < 0) return sys_error(where + ": fork");
-  if (waiter == 0) run_exec_child(plan, ns_fds.data(), static_cast<int>(ns_fds.size()));
+  // The waiter and the process run on these in our memory until they exit or exec; both are
+  // reaped below before they go.
+  auto waiter_stack = ChildStack::make();
+  if (!waiter_stack) return std::move(waiter_stack).error().wrap(where);
+  auto process_stack = ChildStack::make();
+  if (!process_stack) return std::move(process_stack).error().wrap(where);
+  plan.main_stack = process_stack->top();
+  ExecChildArgs args{&plan, ns_fds.data(), static_cast<int>(ns_fds.size())};
+  pid_t waiter;
+  {
+    SignalsBlocked blocked;
+    waiter = ::clone(run_exec_child_entry, waiter_stack->top(), CLONE_VM | SIGCHLD, &args);
+  }
+  if (waiter < 0) return sys_error(where + ": clone");
   child_end.reset();
   for (auto& fd : io->child) fd.reset();
   auto give_up = [&](Error e) -> Result<ExecutedProcessPtr> {
@@ -144,8 +157,10 @@ Result<ExecutedProcessPtr> exec_in_container(const v1::ContainerState& state, Cg
   char go = 1;
   if (::send(parent_end.get(), &go, 1, MSG_NOSIGNAL) != 1) return give_up(sys_error("start"));
 
-  // First the process's host pid, then EOF at its exec, or a ChildError if a step failed.
+  // The process's error if it failed, then its host pid from the waiter, then EOF once both
+  // have exec'd or exited. Until EOF they may still run on the stacks above.
   pid_t pid = 0;
+  std::optional<Error> failed;
   for (;;) {
     ChildError err;
     ssize_t n = ::recv(parent_end.get(), &err, sizeof err, 0);
@@ -154,18 +169,22 @@ Result<ExecutedProcessPtr> exec_in_container(const v1::ContainerState& state, Cg
     if (n == 0) break;
     if (n == sizeof pid) {
       std::memcpy(&pid, &err, sizeof pid);
-    } else if (n == sizeof err) {
+    } else if (n == sizeof err && !failed) {
       err.step[sizeof err.step - 1] = 0;
-      // The waiter reaps the failed process and exits by itself. Killing it first would
-      // orphan that zombie to the host's init, and the container's pid namespace could not
-      // end until the host got round to reaping it (seen: 1.3 s on destroy).
-      ::waitpid(waiter, nullptr, 0);
-      return Error(err.step, err.errnum).wrap(where);
+      failed = Error(err.step, err.errnum);
     }
   }
-  if (pid <= 0) return give_up(Error("the process did not start"));
-  return ExecutedProcessPtr(
-      std::make_unique<LinuxExecutedProcess>(waiter, pid, std::move(io->parent)));
+  while (::waitpid(waiter, nullptr, 0) < 0 && errno == EINTR) {
+  }
+  if (failed) {
+    // A process that failed before its exec has exited; reap it (see LinuxExecutedProcess).
+    if (pid > 0)
+      while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+      }
+    return std::move(*failed).wrap(where);
+  }
+  if (pid <= 0) return Error("the process did not start").wrap(where);
+  return ExecutedProcessPtr(std::make_unique<LinuxExecutedProcess>(pid, std::move(io->parent)));
 }
 
 }  // namespace tarmac::runtime

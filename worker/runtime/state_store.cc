@@ -85,4 +85,12 @@ std::string exit_record(const ExitStatus& st) {
                    : "exited " + std::to_string(st.exit_code) + "\n";
 }
 
+void prepare_state_codec() {
+  v1::ContainerState state;
+  state.set_id("warm-up");
+  std::string json;
+  (void)google::protobuf::util::MessageToJsonString(state, &json);
+  (void)google::protobuf::util::JsonStringToMessage(json, &state);
+}
+
 }  // namespace tarmac::runtime

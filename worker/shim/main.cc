@@ -254,14 +254,17 @@ class Shim {
   std::optional<runtime::ExitStatus> status_;
 };
 
-int shim_main(const char* dir) {
-  // Leave the worker's session and process tree: the worker reaps the first child at once
-  // and the shim is adopted by init, so the worker's death touches neither.
+// `forked`: started by the fork server, whose death already leaves us to init; otherwise
+// exec'd by the worker, whose tree we leave by forking once more (the worker reaps the first
+// process at once and init adopts the second, so the worker's death touches neither).
+int shim_main(const char* dir, bool forked) {
   ::syscall(SYS_close_range, 4, ~0U, 0);  // nothing of the worker's but the report pipe
   ::fcntl(kReportFd, F_SETFD, FD_CLOEXEC);
-  pid_t first = ::fork();
-  if (first < 0) fail(std::string("fork: ") + std::strerror(errno));
-  if (first > 0) ::_exit(0);
+  if (!forked) {
+    pid_t first = ::fork();
+    if (first < 0) fail(std::string("fork: ") + std::strerror(errno));
+    if (first > 0) ::_exit(0);
+  }
   ::setsid();
   ::signal(SIGPIPE, SIG_IGN);
   ::signal(SIGHUP, SIG_IGN);
@@ -327,6 +330,9 @@ int fork_server_main(int argc, char** argv) {
       return 1;
     }
   }
+  // Built once here rather than in every shim we fork (see prepare_state_codec).
+  runtime::prepare_state_codec();
+  ::signal(SIGCHLD, SIG_IGN);
   for (;;) {
     char dir[4096];
     char control[CMSG_SPACE(sizeof(int))] = {};
@@ -345,17 +351,15 @@ int fork_server_main(int argc, char** argv) {
         c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
       std::memcpy(&report, CMSG_DATA(c), sizeof report);
     if (report < 0) continue;  // not a request of the worker's
+    // One fork per shim; the kernel reaps them (SIGCHLD ignored), so we never wait.
     pid_t child = ::fork();
     if (child == 0) {
-      ::dup2(report, kReportFd);  // replaces the socket: the shim holds nothing of ours
+      ::signal(SIGCHLD, SIG_DFL);  // the shim waits for its process
+      ::dup2(report, kReportFd);   // replaces the socket: the shim holds nothing of ours
       ::close(report);
-      ::_exit(shim_main(dir));
+      ::_exit(shim_main(dir, true));
     }
     ::close(report);
-    // shim_main forks away at once; its first process ends here.
-    if (child > 0)
-      while (::waitpid(child, nullptr, 0) < 0 && errno == EINTR) {
-      }
   }
 }
 
@@ -371,5 +375,5 @@ int main(int argc, char** argv) {
                  "(started by tarmac worker)\n");
     return 2;
   }
-  return tarmac::shim::shim_main(argv[1]);
+  return tarmac::shim::shim_main(argv[1], false);
 }
