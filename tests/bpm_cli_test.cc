@@ -1,10 +1,12 @@
 // The bpm binary end to end: real containers under a temporary BOSH root.
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <thread>
@@ -105,6 +107,49 @@ TEST_F(BpmTest, RunEnvAndVolumeFlags) {
   Output bad = bpm({"run", "flags", "-v", "/etc:writable"});
   EXPECT_NE(bad.code, 0);
   EXPECT_NE(bad.err.find("/etc"), std::string::npos) << bad.err;
+}
+
+// A `shared` volume (bpm's additional_volumes[].shared): bpm makes it a shared mount point
+// on the host under its volume lock, and a mount one job makes under it is seen by the host
+// and by another job. bpm leaves it mounted (its docs leave that to post-stop), so the test
+// unmounts.
+TEST_F(BpmTest, SharedVolumeMountsReachTheHostAndOtherJobs) {
+  std::string vol = path("/data/exchange");
+  ASSERT_TRUE(fs::make_dirs(vol).ok());
+  job("mounter",
+      "processes:\n- name: mounter\n  executable: /var/vcap/jobs/mounter/bin/run\n"
+      "  additional_volumes:\n  - path: " +
+          vol +
+          "\n    writable: true\n    shared: true\n"
+          "  unsafe:\n    privileged: true\n",
+      {{"run", "mkdir -p " + vol + "/inner && mount -t tmpfs from-job " + vol +
+                   "/inner && echo made-inside > " + vol + "/inner/f && exec sleep 1000\n"}});
+  job("reader",
+      "processes:\n- name: reader\n  executable: /var/vcap/jobs/reader/bin/run\n"
+      "  additional_volumes:\n  - path: " +
+          vol + "\n    shared: true\n",
+      {{"run", "cat " + vol + "/inner/f\n"}});
+  Output started = bpm({"start", "mounter"});
+  ASSERT_EQ(started.code, 0) << started.err;
+  bool seen = false;
+  for (int i = 0; i < 250 && !seen; ++i) {
+    seen = fs::exists(vol + "/inner/f");
+    if (!seen) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(seen) << "the job's mount never reached the host";
+  Output read = bpm({"run", "reader"});
+  EXPECT_EQ(read.code, 0) << read.err;
+  EXPECT_EQ(read.out, "made-inside\n");
+  // bpm's lock for the volume: vol-<sha256 of the path>.lock.
+  auto locks = fs::list_dir(path("/data/bpm/locks"));
+  ASSERT_TRUE(locks.ok());
+  EXPECT_EQ(std::count_if(locks->begin(), locks->end(),
+                          [](const std::string& n) {
+                            return n.rfind("vol-", 0) == 0 && n.size() == 4 + 64 + 5;
+                          }),
+            1);
+  EXPECT_EQ(bpm({"stop", "mounter"}).code, 0);
+  for (const std::string& m : {vol + "/inner", vol}) ::umount2(m.c_str(), MNT_DETACH);
 }
 
 // Inside: vcap, its own pids, the defaults for env, no capabilities, read-only system dirs,

@@ -1,6 +1,10 @@
 // Isolation, proved from inside real containers.
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+
+#include <chrono>
+#include <thread>
 
 #include "common/fs.h"
 #include "tests/runtime_fixture.h"
@@ -86,6 +90,60 @@ TEST_F(RuntimeTest, CannotWriteOutsideWritableVolumes) {
   EXPECT_EQ(ran.out, "rw-ok\n") << ran.err;
   EXPECT_EQ(*fs::read_file(rw.path() + "/f"), "kept\n");
   EXPECT_FALSE(fs::exists(ro.path() + "/f"));
+}
+
+// A shared volume (bpm's `shared`) is in the host's peer group: a mount made under it in the
+// container appears on the host, and one made on the host appears in the container. An
+// ordinary volume keeps the container's mounts to itself.
+TEST_F(RuntimeTest, SharedVolumePropagatesMountsBothWays) {
+  TempDir dir("tarmac-shared");
+  std::string shared = dir.path() + "/shared", plain = dir.path() + "/plain";
+  ASSERT_TRUE(fs::make_dirs(shared + "/inner").ok());
+  ASSERT_TRUE(fs::make_dirs(shared + "/from-host").ok());
+  ASSERT_TRUE(fs::make_dirs(plain + "/inner").ok());
+  // A non-shared source is refused by name before anything starts.
+  auto refused = spec({"true"});
+  refused.mounts.push_back(bind_mount(shared, "/shared"));
+  refused.mounts.back().shared = true;
+  auto made = runtime_->create(refused, {});
+  ASSERT_FALSE(made.ok());
+  EXPECT_NE(made.error().message().find("mounts[0].shared: " + shared + " is not a shared mount"),
+            std::string::npos)
+      << made.error().what();
+
+  ASSERT_EQ(::mount(shared.c_str(), shared.c_str(), nullptr, MS_BIND, nullptr), 0);
+  ASSERT_EQ(::mount("none", shared.c_str(), nullptr, MS_SHARED, nullptr), 0);
+  auto unmount_all = [&] {
+    for (const std::string& p :
+         {shared + "/inner", shared + "/from-host", plain + "/inner", shared})
+      ::umount2(p.c_str(), MNT_DETACH);
+  };
+  auto s = spec({"sh", "-c",
+                 "mount -t tmpfs in-container /shared/inner && echo hi > /shared/inner/f &&"
+                 "mount -t tmpfs in-container /plain/inner && echo no > /plain/inner/f &&"
+                 "i=0; while [ ! -f /shared/from-host/g ] && [ $i -lt 500 ]; do"
+                 "  sleep 0.02; i=$((i+1)); done; cat /shared/from-host/g"});
+  s.privileged = true;
+  s.mounts.push_back(bind_mount(shared, "/shared"));
+  s.mounts.back().shared = true;
+  s.mounts.push_back(bind_mount(plain, "/plain"));
+  Ran ran;
+  std::thread container([&] { ran = run(s); });
+  bool seen = false;
+  for (int i = 0; i < 500 && !seen; ++i) {
+    seen = fs::exists(shared + "/inner/f");
+    if (!seen) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (seen) {
+    EXPECT_EQ(*fs::read_file(shared + "/inner/f"), "hi\n");
+    EXPECT_FALSE(fs::exists(plain + "/inner/f"));
+    EXPECT_EQ(::mount("from-host", (shared + "/from-host").c_str(), "tmpfs", 0, nullptr), 0);
+    EXPECT_TRUE(fs::write_file(shared + "/from-host/g", "from the host\n").ok());
+  }
+  container.join();
+  unmount_all();
+  ASSERT_TRUE(seen) << "the container's mount never reached the host: " << ran.err;
+  EXPECT_EQ(ran.out, "from the host\n") << ran.err;
 }
 
 // A noexec volume cannot run programs.

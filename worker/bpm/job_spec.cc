@@ -10,6 +10,7 @@
 #include <map>
 
 #include "common/fs.h"
+#include "worker/bpm/shared_volume.h"
 
 namespace tarmac::bpm {
 namespace {
@@ -32,6 +33,7 @@ size_t depth(const std::string& p) {
   return static_cast<size_t>(std::count(p.begin(), p.end(), '/'));
 }
 
+// `expand_globs`: unsafe.unrestricted_volumes, where bpm ignores `shared`.
 Status add_volumes(const std::vector<Volume>& volumes, bool expand_globs,
                    std::vector<Mount>& mounts) {
   for (const Volume& v : volumes) {
@@ -49,6 +51,7 @@ Status add_volumes(const std::vector<Volume>& volumes, bool expand_globs,
       // bpm mounts volumes at their own path (its identity mounts).
       if (!fs::exists(path)) return Error("volume " + path + " does not exist");
       mounts.push_back(bind(path, path, v.writable, v.allow_executions));
+      mounts.back().shared = v.shared && !expand_globs;
     }
   }
   return {};
@@ -93,6 +96,8 @@ Status create_job_directories(const BoshPaths& paths, const JobProcess& jp, cons
       return sys_error("create job directories: chown " + d);
   }
   TARMAC_RETURN_IF_ERROR(fs::make_dirs(paths.pid_dir(jp.job), 0700), "create pid dir");
+  for (const Volume& v : jp.config.additional_volumes)
+    if (v.shared) TARMAC_RETURN_IF_ERROR(make_volume_shared(paths, v.path), "additional_volumes");
   return {};
 }
 

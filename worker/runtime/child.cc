@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/futex.h>
+#include <linux/mount.h>
 #include <linux/openat2.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
@@ -169,7 +170,9 @@ void do_mount(int root, const ChildMount& m) {
   int fd = open_in_root(root, m.target, m.target_is_dir);
   Text where;
   fd_path(where, fd);
-  int r = m.kind == ChildMount::Kind::kBind
+  int r = m.shared ? static_cast<int>(::syscall(SYS_move_mount, m.tree_fd, "", fd, "",
+                                                MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH))
+          : m.kind == ChildMount::Kind::kBind
               ? ::mount(m.source, where.c_str(), nullptr, m.flags, nullptr)
               : ::mount(m.source, where.c_str(), m.fstype, m.flags, m.data);
   int err = errno;
@@ -217,6 +220,17 @@ void bring_up_loopback() {
 }
 
 void build_filesystem(const ChildPlan& p) {
+  // Shared binds are cloned while our copies of the host's mounts are still in the host's
+  // peer groups: a clone of a shared mount joins its group, and the slave step below does
+  // not touch a detached clone.
+  for (const ChildMount& m : p.mounts) {
+    if (!m.shared) continue;
+    long fd =
+        ::syscall(SYS_open_tree, AT_FDCWD, m.source,
+                  OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | ((m.flags & MS_REC) ? AT_RECURSIVE : 0));
+    if (fd < 0) fail("clone shared mount", m.source, errno);
+    m.tree_fd = static_cast<int>(fd);
+  }
   // Slave: the host's unmounts still reach us, nothing of ours reaches the host.
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) != 0)
     fail("make / rslave", nullptr, errno);
@@ -228,8 +242,9 @@ void build_filesystem(const ChildPlan& p) {
 
   if (::fchdir(root) != 0) fail("chdir", p.rootfs, errno);
   if (::syscall(SYS_pivot_root, ".", ".") != 0) fail("pivot_root", p.rootfs, errno);
-  if (::mount(nullptr, ".", nullptr, MS_REC | MS_SLAVE, nullptr) != 0)
-    fail("make old root rslave", nullptr, errno);
+  // The old root's mounts have been slaves since the first step, so detaching them cannot
+  // reach the host. (A second recursive slave step here, as runc does, would land on the new
+  // root, whose "." it is, and take shared volumes out of their peer groups.)
   if (::umount2(".", MNT_DETACH) != 0) fail("detach old root", nullptr, errno);
   if (::chdir("/") != 0) fail("chdir", "/", errno);
   ::close(root);

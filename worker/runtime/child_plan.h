@@ -25,6 +25,10 @@ struct ChildMount {
   const char* data = nullptr;
   bool target_is_dir = true;        // create a directory (or an empty file) as mount point
   unsigned long remount_flags = 0;  // a bind remount with these (MS_RDONLY, MS_NOSUID, ...)
+  // A bind in the source's peer group: cloned (open_tree) before everything is made a slave,
+  // attached (move_mount) in its place. The child keeps the clone's fd here.
+  bool shared = false;
+  mutable int tree_fd = -1;
 };
 
 // Everything the cloned child does, prepared by the parent.

@@ -1,4 +1,6 @@
 #include "worker/runtime/plan_builder.h"
+
+#include "worker/runtime/mountinfo.h"
 #include "worker/runtime/runtime.h"
 
 #include <sys/mount.h>
@@ -37,8 +39,9 @@ void add_fs(ChildPlan& plan, const char* source, std::string target, const char*
 }
 
 void add_bind(ChildPlan& plan, std::string source, std::string target, bool is_dir,
-              unsigned long flags, unsigned long remount) {
+              unsigned long flags, unsigned long remount, bool shared = false) {
   ChildMount m;
+  m.shared = shared;
   m.kind = ChildMount::Kind::kBind;
   m.source = plan.keep(std::move(source));
   m.target = plan.keep(std::move(target));
@@ -103,8 +106,16 @@ Status add_spec_mounts(ChildPlan& plan, const ContainerSpec& spec) {
       return Error(field + ".source: expected an absolute host path, got \"" + m.source + "\"");
     struct stat st;
     if (::stat(m.source.c_str(), &st) != 0) return sys_error(field + ".source: stat " + m.source);
+    if (m.shared) {
+      // Without a peer group there is nothing to share: say so rather than mount it private.
+      auto point = find_mount_point(m.source);
+      if (!point) return std::move(point).error().wrap(field + ".shared");
+      if (!*point || !(*point)->shared)
+        return Error(field + ".shared: " + m.source +
+                     " is not a shared mount point (bind it onto itself and make it shared)");
+    }
     add_bind(plan, m.source, m.destination, S_ISDIR(st.st_mode),
-             MS_BIND | (m.recursive ? MS_REC : 0), flags);
+             MS_BIND | (m.recursive ? MS_REC : 0), flags, m.shared);
   }
   return {};
 }

@@ -23,7 +23,10 @@ struct Mount {
   bool nosuid = true;
   bool nodev = true;
   bool recursive = true;  // rbind
-  std::string data;       // tmpfs options ("size=64m,mode=1777")
+  // Bind: join the source's peer group, so that mounts made under it on either side appear
+  // on the other (bpm's `shared`). The source must be a shared mount point.
+  bool shared = false;
+  std::string data;  // tmpfs options ("size=64m,mode=1777")
 };
 
 // A uid or gid mapping line of /proc/<pid>/uid_map.
