@@ -250,7 +250,8 @@ int run(int argc, char** argv) {
   ::waitpid(worker, nullptr, 0);
   (void)baggageclaim::unmount_under(dir);
   (void)fs::remove_all(dir);
-  for (const char* h : {"memory", "pids", "cpu,cpuacct", "devices", "freezer"}) {
+  // Hosts name the cpu hierarchy "cpu,cpuacct" or "cpu"; removing what is absent is harmless.
+  for (const char* h : {"memory", "pids", "cpu,cpuacct", "cpu", "devices", "freezer", "unified"}) {
     ::rmdir((std::string("/sys/fs/cgroup/") + h + "/tarmac-worker-bench/shims").c_str());
     ::rmdir((std::string("/sys/fs/cgroup/") + h + "/tarmac-worker-bench").c_str());
     ::rmdir((std::string("/sys/fs/cgroup/") + h + "/tarmac-worker-bench-rt").c_str());

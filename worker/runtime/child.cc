@@ -270,12 +270,7 @@ void set_stdio(const ChildPlan& p) {
 // The caller may block or ignore signals (a daemon's signal thread, SIGPIPE); the container's
 // process starts from the defaults a shell would give it.
 void reset_signals() {
-  struct sigaction dfl = {};
-  dfl.sa_handler = SIG_DFL;
-  for (int sig = 1; sig < NSIG; ++sig) {
-    if (sig == SIGKILL || sig == SIGSTOP) continue;
-    ::sigaction(sig, &dfl, nullptr);
-  }
+  reset_signal_handlers();
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
