@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "common/fs.h"
+#include "common/mountinfo.h"
 #include "common/unique_fd.h"
 
 namespace tarmac::baggageclaim {
@@ -98,31 +99,11 @@ Status unmount(const std::string& target) {
 }
 
 Status unmount_under(const std::string& prefix) {
-  auto info = fs::read_file("/proc/self/mountinfo");
-  if (!info.ok()) return std::move(info).error().wrap("unmount under " + prefix);
+  auto mounts = read_mountinfo();
+  if (!mounts) return std::move(mounts).error().wrap("unmount under " + prefix);
   std::vector<std::string> targets;
-  size_t pos = 0;
-  while (pos < info->size()) {
-    size_t end = info->find('\n', pos);
-    if (end == std::string::npos) end = info->size();
-    std::string line = info->substr(pos, end - pos);
-    pos = end + 1;
-    // Field 5 is the mount point, with spaces and the like octal-escaped.
-    size_t field = 0, start = 0;
-    for (int i = 0; i < 4 && start != std::string::npos; ++i) start = line.find(' ', start) + 1;
-    if (start == 0 || start >= line.size()) continue;
-    field = line.find(' ', start);
-    std::string escaped = line.substr(start, field - start), point;
-    for (size_t i = 0; i < escaped.size(); ++i) {
-      if (escaped[i] == '\\' && i + 3 < escaped.size()) {
-        point += static_cast<char>(std::stoi(escaped.substr(i + 1, 3), nullptr, 8));
-        i += 3;
-      } else {
-        point += escaped[i];
-      }
-    }
-    if (point == prefix || point.rfind(prefix + "/", 0) == 0) targets.push_back(point);
-  }
+  for (const MountPoint& m : *mounts)
+    if (m.path == prefix || m.path.rfind(prefix + "/", 0) == 0) targets.push_back(m.path);
   std::sort(targets.begin(), targets.end(),
             [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
   for (const auto& t : targets) TARMAC_RETURN_IF_ERROR(unmount(t), "unmount under " + prefix);

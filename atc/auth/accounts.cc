@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "atc/auth/password.h"
+#include "common/tls/digest.h"
 
 namespace tarmac::atc::auth {
 
@@ -66,7 +67,7 @@ Result<std::optional<std::string>> Accounts::login(const std::string& username,
   auto ins = pool_.query(
       "INSERT INTO access_tokens (token_hash, username, expires_at)"
       " VALUES ($1, $2, now() + $3::bigint * interval '1 second')",
-      sha256_hex(token), username, static_cast<int64_t>(ttl_.count()));
+      tls::sha256_hex(token), username, static_cast<int64_t>(ttl_.count()));
   if (!ins) return std::move(ins).error().wrap("log in");
   return std::optional<std::string>(token);
 }
@@ -97,7 +98,7 @@ Result<std::optional<Identity>> Accounts::authenticate(const std::string& token)
   if (token.empty()) return std::optional<Identity>();
   auto r =
       pool_.query("SELECT username FROM access_tokens WHERE token_hash = $1 AND expires_at > now()",
-                  sha256_hex(token));
+                  tls::sha256_hex(token));
   if (!r) return std::move(r).error().wrap("check token");
   if (r->empty()) return std::optional<Identity>();
   auto id = identity((*r)[0].str("username"));

@@ -3,26 +3,19 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
-#include <openssl/sha.h>
 
 #include <cstdlib>
 #include <stdexcept>
 #include <vector>
+
+#include "common/tls/digest.h"
 
 namespace tarmac::atc::auth {
 namespace {
 
 constexpr int kIterations = 100000;
 
-std::string hex(const unsigned char* p, size_t n) {
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  for (size_t i = 0; i < n; ++i) {
-    out += digits[p[i] >> 4];
-    out += digits[p[i] & 15];
-  }
-  return out;
-}
+using tls::hex;
 
 std::string pbkdf2(const std::string& password, const std::string& salt, int iterations) {
   unsigned char out[32];
@@ -38,12 +31,6 @@ std::string random_hex(size_t bytes) {
   std::vector<unsigned char> buf(bytes);
   if (RAND_bytes(buf.data(), static_cast<int>(bytes)) != 1) std::abort();  // no entropy: stop
   return hex(buf.data(), bytes);
-}
-
-std::string sha256_hex(const std::string& data) {
-  unsigned char out[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), out);
-  return hex(out, sizeof out);
 }
 
 std::string hash_password(const std::string& password) {

@@ -13,7 +13,5 @@ bool verify_password(const std::string& password, const std::string& stored);
 
 // Random bytes as hex, for tokens and salts.
 std::string random_hex(size_t bytes);
-// SHA-256 of `data` as hex.
-std::string sha256_hex(const std::string& data);
 
 }  // namespace tarmac::atc::auth

@@ -7,8 +7,9 @@
 
 namespace tarmac::bpm {
 
-// bpm's per-process lock: flock(LOCK_EX) on a file, held for a whole start, stop or run so
-// that two bpm commands never work on the same process at once.
+// bpm's locks: flock(LOCK_EX) on a file. The per-process one is held for a whole start, stop
+// or run so that two bpm commands never work on the same process at once; a volume's while
+// it is made shared (shared_volume.h).
 class ProcessLock {
  public:
   // Creates the lock file's directory if needed and blocks until the lock is ours.

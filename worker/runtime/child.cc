@@ -170,11 +170,14 @@ void do_mount(int root, const ChildMount& m) {
   int fd = open_in_root(root, m.target, m.target_is_dir);
   Text where;
   fd_path(where, fd);
-  int r = m.shared ? static_cast<int>(::syscall(SYS_move_mount, m.tree_fd, "", fd, "",
-                                                MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH))
-          : m.kind == ChildMount::Kind::kBind
-              ? ::mount(m.source, where.c_str(), nullptr, m.flags, nullptr)
-              : ::mount(m.source, where.c_str(), m.fstype, m.flags, m.data);
+  int r;
+  if (m.shared)  // the clone made before the slave step (see build_filesystem)
+    r = static_cast<int>(::syscall(SYS_move_mount, m.tree_fd, "", fd, "",
+                                   MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH));
+  else if (m.kind == ChildMount::Kind::kBind)
+    r = ::mount(m.source, where.c_str(), nullptr, m.flags, nullptr);
+  else
+    r = ::mount(m.source, where.c_str(), m.fstype, m.flags, m.data);
   int err = errno;
   ::close(fd);
   if (r != 0) {

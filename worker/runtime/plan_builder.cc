@@ -1,6 +1,6 @@
 #include "worker/runtime/plan_builder.h"
 
-#include "worker/runtime/mountinfo.h"
+#include "common/mountinfo.h"
 #include "worker/runtime/runtime.h"
 
 #include <sys/mount.h>

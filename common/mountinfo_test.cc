@@ -1,8 +1,8 @@
-#include "worker/runtime/mountinfo.h"
+#include "common/mountinfo.h"
 
 #include <gtest/gtest.h>
 
-namespace tarmac::runtime {
+namespace tarmac {
 namespace {
 
 const char* kInfo =
@@ -44,4 +44,4 @@ TEST(MountInfoTest, ThisProcessHasARoot) {
 }
 
 }  // namespace
-}  // namespace tarmac::runtime
+}  // namespace tarmac
