@@ -97,8 +97,9 @@ Result<int64_t> upload_input(Client& client, const Upload& upload) {
     else
       pipe->fail(std::move(s).error());
   });
-  std::string query = "?platform=" + (upload.platform.empty() ? "linux" : upload.platform);
-  for (const auto& t : upload.tags) query += "&tags=" + t;
+  std::string query =
+      "?platform=" + form_escape(upload.platform.empty() ? "linux" : upload.platform);
+  for (const auto& t : upload.tags) query += "&tags=" + form_escape(t);
   auto reply =
       client.upload("/api/v1/teams/" + client.target().team + "/artifacts" + query,
                     {{"Content-Type", "application/octet-stream"}}, [&]() { return pipe->read(); });

@@ -53,4 +53,7 @@ class Client {
 // The error for a non-2xx answer.
 Error http_error(const std::string& what, const Reply& r);
 
+// `s` escaped for a query string or a form body (RFC 3986 unreserved characters kept).
+std::string form_escape(const std::string& s);
+
 }  // namespace tarmac::fly

@@ -5,24 +5,6 @@
 #include "fly/context.h"
 
 namespace tarmac::fly {
-namespace {
-
-std::string form_escape(const std::string& s) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
-}
-
-}  // namespace
 
 int login(const Global& g, const LoginOptions& o) {
   if (g.target.empty()) return fail("no target specified; give -t TARGET");

@@ -27,9 +27,9 @@ Result<std::string> locate(Client& client, const InterceptOptions& o) {
   if (o.build.empty())
     return Error("give the build with -b BUILD (and -s STEP when it has several), or --handle",
                  EINVAL);
-  std::string query = "?build_id=" + o.build;
-  if (!o.step.empty()) query += "&step_name=" + o.step;
-  if (!o.step_type.empty()) query += "&type=" + o.step_type;
+  std::string query = "?build_id=" + form_escape(o.build);
+  if (!o.step.empty()) query += "&step_name=" + form_escape(o.step);
+  if (!o.step_type.empty()) query += "&type=" + form_escape(o.step_type);
   auto list = client.get_json("/api/v1/teams/" + client.target().team + "/containers" + query);
   if (!list) return std::move(list).error();
   std::vector<nlohmann::json> found;

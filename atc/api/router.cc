@@ -25,35 +25,46 @@ void Router::add_streaming(const std::string& method, const std::string& pattern
   routes_.push_back({method, split(pattern), std::move(handler), true});
 }
 
+bool Router::matches(const Route& route, const std::vector<std::string>& segments,
+                     std::map<std::string, std::string>* params) {
+  if (route.segments.size() != segments.size()) return false;
+  std::map<std::string, std::string> found;
+  for (size_t i = 0; i < segments.size(); ++i) {
+    const std::string& want = route.segments[i];
+    if (!want.empty() && want[0] == ':') {
+      if (params) found[want.substr(1)] = url_decode(segments[i], false);
+    } else if (want != segments[i]) {
+      return false;
+    }
+  }
+  if (params) *params = std::move(found);
+  return true;
+}
+
 const Router::Route* Router::match(const std::string& method,
                                    const std::vector<std::string>& segments,
                                    std::map<std::string, std::string>* params,
                                    std::string* allow) const {
   for (const auto& route : routes_) {
-    if (route.segments.size() != segments.size()) continue;
-    std::map<std::string, std::string> found;
-    bool match = true;
-    for (size_t i = 0; i < segments.size() && match; ++i) {
-      const std::string& want = route.segments[i];
-      if (!want.empty() && want[0] == ':')
-        found[want.substr(1)] = url_decode(segments[i], false);
-      else
-        match = want == segments[i];
-    }
-    if (!match) continue;
     if (route.method != method) {
-      if (allow) *allow += (allow->empty() ? "" : ", ") + route.method;
+      if (allow && matches(route, segments, nullptr))
+        *allow += (allow->empty() ? "" : ", ") + route.method;
       continue;
     }
-    if (params) *params = std::move(found);
-    return &route;
+    if (matches(route, segments, params)) return &route;
   }
   return nullptr;
 }
 
 bool Router::streams_body(const std::string& method, const std::string& path) const {
-  const Route* route = match(method, split(path), nullptr, nullptr);
-  return route && route->streaming;
+  // Asked of every request, so only the few streaming routes are looked at.
+  std::vector<std::string> segments;
+  for (const auto& route : routes_) {
+    if (!route.streaming || route.method != method) continue;
+    if (segments.empty()) segments = split(path);
+    if (matches(route, segments, nullptr)) return true;
+  }
+  return false;
 }
 
 Response Router::dispatch(Request& request) const {

@@ -29,6 +29,8 @@ class Router {
     Handler handler;
     bool streaming = false;
   };
+  static bool matches(const Route& route, const std::vector<std::string>& segments,
+                      std::map<std::string, std::string>* params);
   const Route* match(const std::string& method, const std::vector<std::string>& segments,
                      std::map<std::string, std::string>* params, std::string* allow) const;
   std::vector<Route> routes_;

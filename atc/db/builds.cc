@@ -112,33 +112,18 @@ Result<bool> BuildStore::abort(int64_t id) {
   return (*r)[0].str("status") == "aborted";
 }
 
-Result<int> BuildStore::append_output_event(int64_t build_id, const std::string& type,
-                                            const std::string& version, const std::string& payload,
-                                            const std::string& container, int64_t offset) {
-  auto r = pool_.query(
-      "WITH n AS (UPDATE builds SET next_event_id = next_event_id + 1 WHERE id = $1"
-      "  RETURNING next_event_id - 1 AS id),"
-      " c AS (UPDATE containers SET process_offset = $6 WHERE handle = $5)"
-      " INSERT INTO build_events (build_id, event_id, type, version, payload)"
-      " SELECT $1, n.id, $2, $3, $4 FROM n RETURNING event_id",
-      build_id, type, version, payload, container, offset);
-  if (!r) return std::move(r).error().wrap("save build event");
-  if (r->empty())
-    return Error("save build event: build " + std::to_string(build_id) + " not found", ENOENT);
-  ++g_build_changes;
-  return static_cast<int>((*r)[0].i64("event_id"));
-}
-
 Result<int> BuildStore::append_event(int64_t build_id, const std::string& type,
-                                     const std::string& version, const std::string& payload) {
+                                     const std::string& version, const std::string& payload,
+                                     const std::string& container, int64_t offset) {
   // The counter row is the lock: concurrent writers of one build take turns, and ids are
   // dense and in order.
   auto r = pool_.query(
       "WITH n AS (UPDATE builds SET next_event_id = next_event_id + 1 WHERE id = $1"
-      "  RETURNING next_event_id - 1 AS id)"
+      "  RETURNING next_event_id - 1 AS id),"
+      " c AS (UPDATE containers SET process_offset = $6 WHERE $5 <> '' AND handle = $5)"
       " INSERT INTO build_events (build_id, event_id, type, version, payload)"
       " SELECT $1, n.id, $2, $3, $4 FROM n RETURNING event_id",
-      build_id, type, version, payload);
+      build_id, type, version, payload, container, offset);
   if (!r) return std::move(r).error().wrap("save build event");
   if (r->empty())
     return Error("save build event: build " + std::to_string(build_id) + " not found", ENOENT);

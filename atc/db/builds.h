@@ -63,14 +63,12 @@ class BuildStore {
   // ended now (the engine ends a started one).
   Result<bool> abort(int64_t id);
 
-  // Appends an event; its id is the build's next.
+  // Appends an event; its id is the build's next. With a `container`, the event carries its
+  // process's output and the same statement records `offset`, where to attach to the process
+  // from for what follows.
   Result<int> append_event(int64_t build_id, const std::string& type, const std::string& version,
-                           const std::string& payload_json);
-  // Appends an event carrying a process's output and records, in the same statement, the
-  // offset to attach to `container`'s process from for what follows.
-  Result<int> append_output_event(int64_t build_id, const std::string& type,
-                                  const std::string& version, const std::string& payload,
-                                  const std::string& container, int64_t offset);
+                           const std::string& payload_json, const std::string& container = "",
+                           int64_t offset = 0);
   // Events with ids greater than `after` (-1: from the start), in order: at most `limit`
   // single rows, plus whole compacted chunks.
   Result<std::vector<BuildEvent>> events(int64_t build_id, int after, int limit);

@@ -12,10 +12,7 @@ constexpr int kBuildLocks = 1;
 }  // namespace
 
 Status BuildLocks::connected() {
-  if (conn_) {
-    if (conn_->query("SELECT 1").ok()) return ok_status();
-    conn_.reset();
-  }
+  if (conn_) return ok_status();
   auto c = db::Connection::connect(conninfo_);
   if (!c) return std::move(c).error().wrap("build locks");
   conn_ = std::move(*c);
@@ -35,8 +32,18 @@ Status BuildLocks::connected() {
 Result<bool> BuildLocks::try_hold(int64_t build_id) {
   std::lock_guard lock(mu_);
   if (held_.count(build_id)) return true;
+  auto lock_query = [&] {
+    return conn_->query("SELECT pg_try_advisory_lock($1, $2::int) AS got", kBuildLocks, build_id);
+  };
   TARMAC_TRY(connected());
-  auto r = conn_->query("SELECT pg_try_advisory_lock($1, $2::int) AS got", kBuildLocks, build_id);
+  auto r = lock_query();
+  if (!r) {
+    // A connection the database dropped: once more on a new one (which takes back the
+    // locks held on the old).
+    conn_.reset();
+    TARMAC_TRY(connected());
+    r = lock_query();
+  }
   if (!r) return std::move(r).error().wrap("lock build " + std::to_string(build_id));
   if (!(*r)[0].boolean("got")) return false;
   held_.insert(build_id);

@@ -14,9 +14,8 @@ Status EventWriter::write(const std::string& type, const std::string& version, n
   data["time"] = static_cast<int64_t>(std::time(nullptr));
   // Output that is not UTF-8 is shown with U+FFFD rather than lost (or throwing).
   std::string payload = data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  auto r = container.empty() ? builds_.append_event(build_, type, version, payload)
-                             : builds_.append_output_event(build_, type, version, payload,
-                                                           container, static_cast<int64_t>(offset));
+  auto r =
+      builds_.append_event(build_, type, version, payload, container, static_cast<int64_t>(offset));
   if (!r) return std::move(r).error();
   return ok_status();
 }

@@ -20,7 +20,7 @@ class EventWriter {
   Status start_task(const std::string& origin);
   Status log(const std::string& origin, bool is_stderr, const std::string& payload);
   // Output of `container`'s process up to `next_offset`, kept with the event (see
-  // BuildStore::append_output_event).
+  // BuildStore::append_event).
   Status output(const std::string& origin, bool is_stderr, const std::string& payload,
                 const std::string& container, uint64_t next_offset);
   Status finish_task(const std::string& origin, int exit_status);

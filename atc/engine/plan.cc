@@ -5,11 +5,6 @@
 namespace tarmac::atc::engine {
 namespace {
 
-std::string errored(StepContext& ctx, const std::string& origin, const std::string& message) {
-  (void)ctx.events.error(origin, message);
-  return "errored";
-}
-
 std::string artifact_input(StepContext& ctx, const std::string& origin,
                            const nlohmann::json& step) {
   auto id = step.find("artifact_id");

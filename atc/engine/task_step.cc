@@ -13,11 +13,6 @@
 namespace tarmac::atc::engine {
 namespace {
 
-std::string errored(StepContext& ctx, const std::string& origin, const std::string& message) {
-  (void)ctx.events.error(origin, message);
-  return "errored";
-}
-
 // A worker for the step by the placement strategies; waits (and says so once) while there
 // is none, until the build is aborted (ECANCELED).
 Result<db::WorkerRecord> place(StepContext& ctx, const std::string& origin,
@@ -199,7 +194,7 @@ std::string resume(StepContext& ctx, const std::string& origin, const config::Ta
     auto v = ctx.pool.query(
         "SELECT v.handle FROM volumes v JOIN containers c ON c.id = v.container_id"
         " WHERE c.handle = $1 AND v.path = $2",
-        c.handle, c.workdir + "/" + (out.path.empty() ? out.name : out.path));
+        c.handle, c.workdir + "/" + out.path);
     if (!v || v->empty())
       return errored(ctx, origin, "output " + out.name + ": its volume is gone");
     outputs.emplace_back(mapped(task, "output_mapping", out.name), (*v)[0].str("handle"));
@@ -224,6 +219,11 @@ std::string resume(StepContext& ctx, const std::string& origin, const config::Ta
 }
 
 }  // namespace
+
+std::string errored(StepContext& ctx, const std::string& origin, const std::string& message) {
+  (void)ctx.events.error(origin, message);
+  return "errored";
+}
 
 std::string run_task_step(StepContext& ctx, const nlohmann::json& step) {
   std::string origin = step.value("id", "task");
@@ -259,7 +259,7 @@ std::string run_task_step(StepContext& ctx, const nlohmann::json& step) {
       if (!in.optional) missing.push_back(in.name);
       continue;
     }
-    inputs.push_back({in.path.empty() ? in.name : in.path, &it->second});
+    inputs.push_back({in.path, &it->second});
     ++inputs_on[it->second.worker_name];
   }
   if (!missing.empty()) return errored(ctx, origin, "missing inputs: " + join(missing));
@@ -343,22 +343,24 @@ std::string run_task_step(StepContext& ctx, const nlohmann::json& step) {
     if (!made.ok()) return on_worker(std::move(made).error().wrap("input " + in.path));
     (void)mark_created(ctx.pool, "volumes", *v);
   }
-  std::vector<std::pair<std::string, std::string>> outputs;  // artifact name, volume
-  std::vector<std::string> empty_dirs;
+  // Outputs and caches start empty; recorded before they are made, as every volume here.
+  auto empty_volume = [&](const std::string& path) -> Result<std::string> {
+    auto v = new_volume(path, "");
+    if (!v) return std::move(v).error();
+    if (auto s = (*client)->empty_volume(*v, privileged, {}); !s.ok())
+      return std::move(s).error().wrap("worker " + worker_name);
+    (void)mark_created(ctx.pool, "volumes", *v);
+    return v;
+  };
+  Outputs outputs;
   for (const auto& out : config->outputs) {
-    auto v = new_volume(workdir + "/" + (out.path.empty() ? out.name : out.path), "");
+    auto v = empty_volume(workdir + "/" + out.path);
     if (!v) return errored(ctx, origin, v.error().message());
     outputs.emplace_back(mapped(task, "output_mapping", out.name), *v);
   }
-  for (const auto& cache : config->caches) {
-    auto v = new_volume(workdir + "/" + cache, "");
-    if (!v) return errored(ctx, origin, v.error().message());
-  }
-  for (size_t i = 1 + inputs.size(); i < mounts.size(); ++i) {
-    if (auto s = (*client)->empty_volume(mounts[i].second, privileged, {}); !s.ok())
-      return on_worker(s.error());
-    (void)mark_created(ctx.pool, "volumes", mounts[i].second);
-  }
+  for (const auto& cache : config->caches)
+    if (auto v = empty_volume(workdir + "/" + cache); !v)
+      return errored(ctx, origin, v.error().message());
 
   worker::v1::ContainerSpec spec;
   spec.set_handle(handle);

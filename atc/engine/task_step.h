@@ -38,4 +38,7 @@ struct StepContext {
 // saying why).
 std::string run_task_step(StepContext& ctx, const nlohmann::json& step);
 
+// Records an error event for the step and returns the status "errored".
+std::string errored(StepContext& ctx, const std::string& origin, const std::string& message);
+
 }  // namespace tarmac::atc::engine

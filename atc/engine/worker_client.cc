@@ -111,19 +111,20 @@ Result<int> WorkerClient::attach(const std::string& handle, const std::string& p
   return follow(in, "attach to " + process_id + " in " + handle, on_output, controls);
 }
 
-Result<WorkerClient::ProcessStream> WorkerClient::open_process(const wv1::ProcessInput& first) {
+Result<WorkerClient::ProcessStream> WorkerClient::open_process(const wv1::ProcessInput& first,
+                                                               const std::string& what) {
   ProcessStream p;
   p.context = std::make_unique<grpc::ClientContext>();
   p.stream = containers_->Process(p.context.get());
-  if (!p.stream->Write(first)) return from_grpc("start process", p.stream->Finish());
+  if (!p.stream->Write(first)) return from_grpc(what, p.stream->Finish());
   return p;
 }
 
 Result<int> WorkerClient::follow(const wv1::ProcessInput& first, const std::string& what,
                                  const OutputFn& on_output, const Controls& controls) {
-  grpc::ClientContext ctx;
-  auto stream = containers_->Process(&ctx);
-  if (!stream->Write(first)) return from_grpc(what, stream->Finish());
+  auto opened = open_process(first, what);
+  if (!opened) return std::move(opened).error();
+  auto& stream = opened->stream;
   // Tasks read no stdin, as Concourse's.
   if (first.has_run()) {
     wv1::ProcessInput close;
@@ -145,7 +146,7 @@ Result<int> WorkerClient::follow(const wv1::ProcessInput& first, const std::stri
       if (ended) break;
       if (controls.detach && controls.detach()) {
         detached = true;
-        ctx.TryCancel();
+        opened->context->TryCancel();
         break;
       }
       if (sent == 0 && controls.aborted && controls.aborted()) {

@@ -61,7 +61,8 @@ class WorkerClient {
     std::unique_ptr<grpc::ClientReaderWriter<worker::v1::ProcessInput, worker::v1::ProcessOutput>>
         stream;
   };
-  Result<ProcessStream> open_process(const worker::v1::ProcessInput& first);
+  Result<ProcessStream> open_process(const worker::v1::ProcessInput& first,
+                                     const std::string& what = "start process");
 
   // The worker's volume service, for streaming into and out of volumes.
   baggageclaim::Client& volumes() { return *volumes_; }
