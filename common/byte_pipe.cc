@@ -2,14 +2,26 @@
 
 namespace tarmac {
 
-Result<bool> BytePipe::try_write(std::string_view data) {
+void BytePipe::changed(std::unique_lock<std::mutex>& lock) {
+  changed_.notify_all();
+  auto waker = waker_;
+  lock.unlock();
+  if (waker) (*waker)();
+}
+
+void BytePipe::set_waker(std::function<void()> waker) {
   std::lock_guard lock(mu_);
+  waker_ = waker ? std::make_shared<const std::function<void()>>(std::move(waker)) : nullptr;
+}
+
+Result<bool> BytePipe::try_write(std::string_view data) {
+  std::unique_lock lock(mu_);
   if (abandoned_) return *abandoned_;
   if (data.empty()) return true;
   if (size_ > 0 && size_ + data.size() > capacity_) return false;
   chunks_.emplace_back(data);
   size_ += data.size();
-  changed_.notify_all();
+  changed(lock);
   return true;
 }
 
@@ -20,22 +32,22 @@ Status BytePipe::write(std::string_view data) {
   if (data.empty()) return ok_status();
   chunks_.emplace_back(data);
   size_ += data.size();
-  changed_.notify_all();
+  changed(lock);
   return ok_status();
 }
 
 void BytePipe::close() {
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_);
   closed_ = true;
-  changed_.notify_all();
+  changed(lock);
 }
 
 void BytePipe::fail(Error why) {
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_);
   if (closed_) return;  // a stream that ended whole stays whole
   failed_ = std::move(why);
   closed_ = true;
-  changed_.notify_all();
+  changed(lock);
 }
 
 Result<std::string> BytePipe::read() {
@@ -47,12 +59,12 @@ Result<std::string> BytePipe::read() {
   std::string out = std::move(chunks_.front());
   chunks_.pop_front();
   size_ -= out.size();
-  changed_.notify_all();
+  changed(lock);
   return out;
 }
 
 Result<BytePipe::Poll> BytePipe::try_read(std::string& out) {
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_);
   if (failed_) return *failed_;
   if (chunks_.empty()) return closed_ ? Poll::kEnd : Poll::kEmpty;
   while (!chunks_.empty()) {
@@ -60,16 +72,16 @@ Result<BytePipe::Poll> BytePipe::try_read(std::string& out) {
     size_ -= chunks_.front().size();
     chunks_.pop_front();
   }
-  changed_.notify_all();
+  changed(lock);
   return Poll::kData;
 }
 
 void BytePipe::abandon(Error why) {
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_);
   if (!abandoned_) abandoned_ = std::move(why);
   chunks_.clear();
   size_ = 0;
-  changed_.notify_all();
+  changed(lock);
 }
 
 }  // namespace tarmac

@@ -3,6 +3,8 @@
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
+#include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -39,7 +41,15 @@ class BytePipe {
   Result<Poll> try_read(std::string& out);
   void abandon(Error why);
 
+  // Called after every change of state (data in or out, end, failure, abandon), on the
+  // changing thread and without the pipe's lock: an event loop that polls with the try_
+  // calls waits for this instead of a timer. Empty: none.
+  void set_waker(std::function<void()> waker);
+
  private:
+  // Wakes blocked readers and writers, then the waker, the lock released first.
+  void changed(std::unique_lock<std::mutex>& lock);
+
   const size_t capacity_;
   std::mutex mu_;
   std::condition_variable changed_;
@@ -48,6 +58,7 @@ class BytePipe {
   bool closed_ = false;
   std::optional<Error> failed_;     // the producer's
   std::optional<Error> abandoned_;  // the consumer's
+  std::shared_ptr<const std::function<void()>> waker_;
 };
 
 }  // namespace tarmac

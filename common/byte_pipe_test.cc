@@ -52,6 +52,26 @@ TEST(BytePipeTest, AProducerFailureReachesTheConsumer) {
   EXPECT_FALSE(pipe.try_read(out).ok());
 }
 
+// The waker hears of every change, so an event loop need not poll; none once cleared.
+TEST(BytePipeTest, TheWakerHearsEveryChange) {
+  BytePipe pipe(8);
+  int woken = 0;
+  pipe.set_waker([&] { ++woken; });
+  ASSERT_TRUE(pipe.try_write("abc").ok());
+  EXPECT_EQ(woken, 1);
+  std::string out;
+  ASSERT_TRUE(pipe.try_read(out).ok());
+  EXPECT_EQ(woken, 2);
+  pipe.abandon(Error("done"));
+  EXPECT_EQ(woken, 3);
+  pipe.set_waker(nullptr);
+  pipe.close();
+  EXPECT_EQ(woken, 3);
+  pipe.set_waker([&] { ++woken; });
+  pipe.fail(Error("a closed stream stays whole"));
+  EXPECT_EQ(woken, 3);
+}
+
 TEST(BytePipeTest, AbandoningUnblocksAWaitingProducer) {
   BytePipe pipe(4);
   ASSERT_TRUE(pipe.write("full").ok());

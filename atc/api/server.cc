@@ -63,6 +63,50 @@ struct PipeGuard {
   }
 };
 
+// A connection's coroutine waiting for a pipe to change (data, room, end) without polling:
+// the pipe's waker posts to the connection's strand, which the coroutine runs on too, so the
+// flag and the timer are only ever touched there. The flag keeps a change that lands
+// between a try_ call and the wait.
+class PipeWait {
+ public:
+  PipeWait(std::shared_ptr<BytePipe> pipe, const net::any_io_executor& strand)
+      : pipe_(std::move(pipe)), state_(std::make_shared<State>(strand)) {
+    // Nothing is posted once the coroutine (and its strand's user) is gone.
+    pipe_->set_waker([weak = std::weak_ptr<State>(state_)] {
+      if (auto s = weak.lock())
+        net::post(s->strand, [weak] {
+          if (auto s = weak.lock()) {
+            s->changed = true;
+            s->timer.cancel();
+          }
+        });
+    });
+  }
+  ~PipeWait() { pipe_->set_waker(nullptr); }
+  PipeWait(const PipeWait&) = delete;
+  PipeWait& operator=(const PipeWait&) = delete;
+
+  net::awaitable<void> changed() {
+    if (!state_->changed) {
+      // A long safety net only: the waker ends the wait.
+      state_->timer.expires_after(std::chrono::seconds(1));
+      boost::system::error_code ec;
+      co_await state_->timer.async_wait(net::redirect_error(net::use_awaitable, ec));
+    }
+    state_->changed = false;
+  }
+
+ private:
+  struct State {
+    explicit State(const net::any_io_executor& strand) : strand(strand), timer(strand) {}
+    net::any_io_executor strand;
+    net::steady_timer timer;
+    bool changed = false;
+  };
+  std::shared_ptr<BytePipe> pipe_;
+  std::shared_ptr<State> state_;
+};
+
 http::response<http::string_body> to_response(Response& resp, unsigned version, bool keep) {
   http::response<http::string_body> out{static_cast<http::status>(resp.status), version};
   out.set(http::field::server, "tarmac");
@@ -312,7 +356,7 @@ class ServerImpl final : public Server {
         co_await net::this_coro::executor,
         [&ws, from_client, reading]() -> net::awaitable<void> {
           beast::flat_buffer buf;
-          net::steady_timer wait(co_await net::this_coro::executor);
+          PipeWait room(from_client, co_await net::this_coro::executor);
           boost::system::error_code ec;
           for (;;) {
             co_await ws.async_read(buf, net::redirect_error(net::use_awaitable, ec));
@@ -324,8 +368,7 @@ class ServerImpl final : public Server {
             for (;;) {
               auto taken = from_client->try_write(line);
               if (!taken || *taken) break;
-              wait.expires_after(std::chrono::milliseconds(2));
-              co_await wait.async_wait(net::redirect_error(net::use_awaitable, ec));
+              co_await room.changed();
             }
           }
           from_client->fail(Error("the client went away", ECONNRESET));
@@ -334,6 +377,7 @@ class ServerImpl final : public Server {
         net::detached);
 
     net::steady_timer wait(co_await net::this_coro::executor);
+    PipeWait output(to_client, co_await net::this_coro::executor);
     std::string pending;
     bool closed = false;
     for (;;) {
@@ -354,10 +398,7 @@ class ServerImpl final : public Server {
         closed = true;
         break;
       }
-      if (*polled == BytePipe::Poll::kEmpty) {
-        wait.expires_after(std::chrono::milliseconds(2));
-        co_await wait.async_wait(net::redirect_error(net::use_awaitable, ec));
-      }
+      if (*polled == BytePipe::Poll::kEmpty) co_await output.changed();
     }
     // The reader holds `ws`: it must be done before this frame goes.
     if (!closed) beast::get_lowest_layer(stream).socket().cancel(ec);
@@ -412,6 +453,7 @@ class ServerImpl final : public Server {
     body.body_limit(std::numeric_limits<std::uint64_t>::max());
     std::vector<char> buf(256 * 1024);
     net::steady_timer wait(co_await net::this_coro::executor);
+    PipeWait room(pipe, co_await net::this_coro::executor);
     boost::system::error_code ec;
     while (!body.is_done() && !job->done) {
       body.get().body().data = buf.data();
@@ -428,8 +470,7 @@ class ServerImpl final : public Server {
       for (;;) {
         auto taken = pipe->try_write(chunk);
         if (!taken || *taken) break;  // taken, or the handler stopped reading
-        wait.expires_after(std::chrono::milliseconds(1));
-        co_await wait.async_wait(net::redirect_error(net::use_awaitable, ec));
+        co_await room.changed();
       }
     }
     whole_body = !ec && body.is_done();
@@ -465,7 +506,7 @@ class ServerImpl final : public Server {
     PipeGuard guard{resp.body_stream, false};
     if (!co_await write_head(stream, resp, version, true)) co_return;
     boost::system::error_code ec;
-    net::steady_timer wait(co_await net::this_coro::executor);
+    PipeWait more(resp.body_stream, co_await net::this_coro::executor);
     for (;;) {
       std::string chunk;
       auto polled = resp.body_stream->try_read(chunk);
@@ -475,8 +516,7 @@ class ServerImpl final : public Server {
       }
       if (*polled == BytePipe::Poll::kEnd) break;
       if (*polled == BytePipe::Poll::kEmpty) {
-        wait.expires_after(std::chrono::milliseconds(1));
-        co_await wait.async_wait(net::redirect_error(net::use_awaitable, ec));
+        co_await more.changed();
         continue;
       }
       beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(o_.io_timeout_seconds));
