@@ -64,6 +64,7 @@ struct Flags {
 // Everything the benchmark made, so that cleanup() can take it down on any exit path.
 struct State {
   std::string temp_dir;
+  std::string state_dir;  // the tmpfs holding every runtime's state (see main)
   rt::RuntimePtr runtime;
   // OCI runtimes that ran: binary, --root state dir, and the mount namespace they run in (or
   // -1 for the bench's own).
@@ -153,6 +154,12 @@ void cleanup() {
     remove_cgroup_tree(std::string("/sys/fs/cgroup/") + kCgroupParent);
     for (const std::string& h : *hierarchies)
       remove_cgroup_tree("/sys/fs/cgroup/" + h + "/" + kCgroupParent);
+  }
+  if (!g_state.state_dir.empty()) {
+    if (::umount2(g_state.state_dir.c_str(), MNT_DETACH) != 0)
+      std::fprintf(stderr, "cleanup: umount %s: %s\n", g_state.state_dir.c_str(),
+                   std::strerror(errno));
+    g_state.state_dir.clear();
   }
   if (!g_state.temp_dir.empty()) {
     if (auto s = fs::remove_all(g_state.temp_dir); !s)
@@ -546,10 +553,11 @@ std::string describe_wait(int status) {
 class OciTool {
  public:
   // `mnt_ns`: a mount namespace to run the tool in, or -1 for the bench's own.
-  OciTool(std::string name, std::string binary, const std::string& temp_dir, int mnt_ns)
+  OciTool(std::string name, std::string binary, const std::string& temp_dir,
+          const std::string& state_dir, int mnt_ns)
       : name_(std::move(name)),
         binary_(std::move(binary)),
-        root_(temp_dir + "/" + name_ + "-state"),
+        root_(state_dir + "/" + name_ + "-state"),
         errors_(temp_dir + "/" + name_ + ".stderr"),
         mnt_ns_(mnt_ns) {
     ok_or_die(fs::make_dirs(root_, 0700), name_ + " state dir");
@@ -734,11 +742,19 @@ int run(int argc, char** argv) {
   const std::string& tmp = g_state.temp_dir;
   std::string rootfs = tmp + "/rootfs";
   ok_or_die(rt::make_busybox_rootfs(rootfs), "busybox rootfs");
+  // Every runtime keeps its state on a tmpfs, as in /run on a systemd host (crun's and runc's
+  // default roots, tarmac's default run dir), whatever filesystem holds the temp dir: a
+  // rename or unlink on a journaling filesystem costs more than some of what is measured.
+  std::string state = tmp + "/state";
+  ok_or_die(fs::make_dirs(state, 0700), "state dir");
+  if (::mount("tmpfs", state.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700") != 0)
+    die("mount tmpfs on " + state + ": " + std::strerror(errno));
+  g_state.state_dir = state;
 
   utsname uts = {};
   ::uname(&uts);
-  std::printf("container_bench: kernel %s, %u cpus, temp dir %s\n", uts.release,
-              std::thread::hardware_concurrency(), tmp.c_str());
+  std::printf("container_bench: kernel %s, %u cpus, temp dir %s, runtime state on a tmpfs\n",
+              uts.release, std::thread::hardware_concurrency(), tmp.c_str());
   if (crun) std::printf("  %s: %s\n", crun->c_str(), first_line_of(*crun + " --version").c_str());
   if (runc) std::printf("  %s: %s\n", runc->c_str(), first_line_of(*runc + " --version").c_str());
   std::printf("  tarmac init: %s\n", init_path.c_str());
@@ -750,15 +766,15 @@ int run(int argc, char** argv) {
   std::fflush(stdout);
 
   rt::RuntimeOptions options;
-  options.run_dir = tmp + "/tarmac-run";
+  options.run_dir = state + "/tarmac-run";
   options.cgroup_parent = kCgroupParent;
   options.init_path = init_path;
   g_state.runtime = value_or_die(rt::make_runtime(options), "make_runtime");
 
   std::vector<OciTool> tools;
   tools.reserve(2);
-  if (crun) tools.emplace_back("crun", *crun, tmp, g_state.crun_mnt_ns.get());
-  if (runc) tools.emplace_back("runc", *runc, tmp, -1);
+  if (crun) tools.emplace_back("crun", *crun, tmp, state, g_state.crun_mnt_ns.get());
+  if (runc) tools.emplace_back("runc", *runc, tmp, state, -1);
   std::vector<std::string> bundles;
   for (OciTool& tool : tools) {
     std::string cgroup = std::string("/") + kCgroupParent + "/" + tool.name() + "-true";

@@ -41,7 +41,7 @@ class BpmTest : public ::testing::Test {
     auto jobs = fs::list_dir(root_.path() + "/jobs");
     for (const std::string& job : jobs ? *jobs : std::vector<std::string>())
       for (const std::string& p : processes_[job]) bpm({"stop", job, "-p", p});
-    auto runtime_dir = fs::list_dir(root_.path() + "/data/bpm/runtime");
+    auto runtime_dir = fs::list_dir(root_.path() + "/sys/run/bpm-runtime");
     EXPECT_TRUE(!runtime_dir || runtime_dir->empty()) << "container state left behind";
     EXPECT_TRUE(mounts_under(root_.path()).empty());
     std::string parent = bpm::BoshPaths(root_.path()).cgroup_parent();

@@ -61,8 +61,11 @@ class BoshPaths {
   // it; so web's lone process locks job-bpm-web.2eweb.lock while its container is bpm-web.
   std::string lock_file(const std::string& job, const std::string& proc) const;
 
-  // Container state and bundles; bpm keeps runc's state in sys/run/bpm-runc instead.
-  std::string runtime_dir() const { return root_ + "/data/bpm/runtime"; }
+  // Container state, beside bpm's runc state (sys/run/bpm-runc): sys/run is a tmpfs on BOSH
+  // VMs, so the state lives exactly as long as the containers it describes, and costs no
+  // disk writes on every start and stop.
+  std::string runtime_dir() const { return root_ + "/sys/run/bpm-runtime"; }
+  // Bundles (root filesystems of bind mounts).
   std::string bundle_dir(const std::string& job, const std::string& proc) const {
     return root_ + "/data/bpm/bundles/" + job + "/" + proc;
   }

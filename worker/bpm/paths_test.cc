@@ -54,7 +54,7 @@ TEST(BpmPaths, DefaultLayout) {
   EXPECT_EQ(p.pid_dir("web"), "/var/vcap/sys/run/bpm/web");
   EXPECT_EQ(p.pid_file("web", "worker"), "/var/vcap/sys/run/bpm/web/worker.pid");
   EXPECT_EQ(p.locks_dir(), "/var/vcap/data/bpm/locks");
-  EXPECT_EQ(p.runtime_dir(), "/var/vcap/data/bpm/runtime");
+  EXPECT_EQ(p.runtime_dir(), "/var/vcap/sys/run/bpm-runtime");
   EXPECT_EQ(p.bundle_dir("web", "worker"), "/var/vcap/data/bpm/bundles/web/worker");
   EXPECT_EQ(p.rootfs_dir("web", "worker"), "/var/vcap/data/bpm/bundles/web/worker/rootfs");
   EXPECT_EQ(p.cgroup_parent(), "bpm");

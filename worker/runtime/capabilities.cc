@@ -11,6 +11,8 @@
 #include <cerrno>
 #include <fstream>
 
+#include "worker/runtime/raw_syscall.h"
+
 namespace tarmac::runtime {
 namespace {
 
@@ -60,10 +62,11 @@ CapabilitySet privileged_capabilities() {
 int drop_bounding_capabilities(const CapabilitySet& caps) {
   for (int cap = 0; cap <= caps.last_cap; ++cap) {
     if (caps.bounding & (1ULL << cap)) continue;
-    if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL) return errno;
+    long r = raw_syscall(SYS_prctl, PR_CAPBSET_DROP, cap);
+    if (r < 0 && r != -EINVAL) return static_cast<int>(-r);
   }
-  if (::prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0) return errno;
-  return 0;
+  long r = raw_syscall(SYS_prctl, PR_SET_KEEPCAPS, 1);
+  return r < 0 ? static_cast<int>(-r) : 0;
 }
 
 int apply_capabilities(const CapabilitySet& caps) {
@@ -74,13 +77,12 @@ int apply_capabilities(const CapabilitySet& caps) {
     data[i].permitted = static_cast<uint32_t>(caps.permitted >> (32 * i));
     data[i].inheritable = static_cast<uint32_t>(caps.inheritable >> (32 * i));
   }
-  if (::syscall(SYS_capset, &header, data) != 0) return errno;
-  if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0) return errno;
-  for (int cap = 0; cap <= caps.last_cap; ++cap) {
-    if (!(caps.ambient & (1ULL << cap))) continue;
-    if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) != 0) return errno;
-  }
-  return 0;
+  long r = raw_syscall(SYS_capset, reinterpret_cast<long>(&header), reinterpret_cast<long>(data));
+  if (r == 0) r = raw_syscall(SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL);
+  for (int cap = 0; r == 0 && cap <= caps.last_cap; ++cap)
+    if (caps.ambient & (1ULL << cap))
+      r = raw_syscall(SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap);
+  return r < 0 ? static_cast<int>(-r) : 0;
 }
 
 }  // namespace tarmac::runtime

@@ -29,11 +29,12 @@ CapabilitySet privileged_capabilities();
 
 // Step 1, while still root in the parent credentials: drops every capability outside
 // `caps.bounding` from the bounding set and sets PR_SET_KEEPCAPS so the permitted set
-// survives the uid change. Async-signal-safe. Returns 0 or an errno.
+// survives the uid change. Raw syscalls only, errno untouched (a CLONE_VM child calls it beside
+// its creator). Returns 0 or an errno.
 int drop_bounding_capabilities(const CapabilitySet& caps);
 
 // Step 2, after setresuid/setresgid: sets effective, permitted and inheritable with capset
-// and raises each ambient capability. Async-signal-safe. Returns 0 or an errno.
+// and raises each ambient capability. Raw syscalls only, errno untouched. Returns 0 or an errno.
 int apply_capabilities(const CapabilitySet& caps);
 
 }  // namespace tarmac::runtime

@@ -130,8 +130,6 @@ int open_in_root(int root, const char* path, bool is_dir) {
   return parent;
 }
 
-void fd_path(Text& t, int fd) { t.add("/proc/self/fd/").add(static_cast<long>(fd)); }
-
 // Flags a bind remount must keep: the kernel refuses to clear nosuid/nodev/noexec/ro that
 // a less privileged mount namespace inherited locked.
 unsigned long locked_flags(const char* path) {
@@ -152,6 +150,18 @@ void remount(const char* where, const char* display, unsigned long flags) {
   if (::mount(nullptr, where, nullptr, all, nullptr) != 0) fail("remount", display, errno);
 }
 
+bool same_type(int a, int b) {
+  struct stat sa, sb;
+  if (::fstat(a, &sa) != 0 || ::fstat(b, &sb) != 0) return true;
+  return S_ISDIR(sa.st_mode) == S_ISDIR(sb.st_mode);
+}
+
+[[noreturn]] void fail_mount(const ChildMount& m, int err) {
+  Text t;
+  t.add("mount ").add(m.source).add(" on ").add(m.target);
+  fail(t, err);
+}
+
 void do_mount(int root, const ChildMount& m) {
   if (m.kind == ChildMount::Kind::kSymlink) {
     // The link's directory is resolved inside the root like any mount point.
@@ -167,30 +177,29 @@ void do_mount(int root, const ChildMount& m) {
     ::close(dfd);
     return;
   }
+  // Mounted through the mount point's fd (or as the working directory): the old root may
+  // still lie over "/" here (see build_filesystem), and /proc is not there yet.
   int fd = open_in_root(root, m.target, m.target_is_dir);
-  Text where;
-  fd_path(where, fd);
   int r;
-  if (m.shared)  // the clone made before the slave step (see build_filesystem)
+  if (m.kind == ChildMount::Kind::kBind) {
     r = static_cast<int>(::syscall(SYS_move_mount, m.tree_fd, "", fd, "",
                                    MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH));
-  else if (m.kind == ChildMount::Kind::kBind)
-    r = ::mount(m.source, where.c_str(), nullptr, m.flags, nullptr);
-  else
-    r = ::mount(m.source, where.c_str(), m.fstype, m.flags, m.data);
-  int err = errno;
-  ::close(fd);
-  if (r != 0) {
-    Text t;
-    t.add("mount ").add(m.source).add(" on ").add(m.target);
-    fail(t, err);
+  } else {
+    r = ::fchdir(fd);
+    if (r == 0) r = ::mount(m.source, ".", m.fstype, m.flags, m.data);
   }
+  int err = errno;
+  // move_mount says EINVAL where a bind mount(2) said ENOTDIR: a file onto a directory or
+  // the other way round. Say which, as mount(2) did.
+  if (r != 0 && err == EINVAL && m.kind == ChildMount::Kind::kBind && !same_type(m.tree_fd, fd))
+    err = ENOTDIR;
+  ::close(fd);
+  if (r != 0) fail_mount(m, err);
   if (m.remount_flags) {
     // Reopen: the old fd still names the directory under the new mount.
     int top = open_in_root(root, m.target, m.target_is_dir);
-    Text again;
-    fd_path(again, top);
-    remount(again.c_str(), m.target, m.remount_flags);
+    if (::fchdir(top) != 0) fail("chdir", m.target, errno);
+    remount(".", m.target, m.remount_flags);
     ::close(top);
   }
 }
@@ -211,15 +220,56 @@ void readonly_path(const char* path) {
   remount(path, path, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
 }
 
-void bring_up_loopback() {
-  int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (s < 0) fail("socket for loopback", nullptr, errno);
+// A step of the main process's set-up that failed; reported once the process may use errno.
+struct StepError {
+  const char* step = nullptr;
+  const char* path = nullptr;
+  int errnum = 0;
+};
+
+// Records the first failure of a raw syscall's result `r`; true if it failed.
+bool failed(long r, StepError& e, const char* step, const char* path = nullptr) {
+  if (r >= 0) return false;
+  e = {step, path, static_cast<int>(-r)};
+  return true;
+}
+
+bool bring_up_loopback(StepError& e) {
+  long s = raw_syscall(SYS_socket, AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (failed(s, e, "socket for loopback")) return false;
   struct ifreq ifr = {};
-  std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
-  if (::ioctl(s, SIOCGIFFLAGS, &ifr) != 0) fail("get flags of", "lo", errno);
-  ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
-  if (::ioctl(s, SIOCSIFFLAGS, &ifr) != 0) fail("bring up", "lo", errno);
-  ::close(s);
+  std::memcpy(ifr.ifr_name, "lo", 3);
+  bool ok = !failed(raw_syscall(SYS_ioctl, s, SIOCGIFFLAGS, reinterpret_cast<long>(&ifr)), e,
+                    "get flags of", "lo");
+  if (ok) {
+    ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+    ok = !failed(raw_syscall(SYS_ioctl, s, SIOCSIFFLAGS, reinterpret_cast<long>(&ifr)), e,
+                 "bring up", "lo");
+  }
+  raw_syscall(SYS_close, s);
+  return ok;
+}
+
+// Takes the old root (the copy of the host's mounts) off the container's "/": it runs beside
+// init's mount work, because a detach waits for an RCU grace period (a millisecond here).
+// Shares init's memory and errno: raw syscalls only.
+int detach_entry(void* plan) {
+  const ChildPlan& p = *static_cast<const ChildPlan*>(plan);
+  long r = raw_syscall(SYS_umount2, reinterpret_cast<long>("."), MNT_DETACH);
+  p.detach_errno = r < 0 ? static_cast<int>(-r) : 0;
+  return 0;
+}
+
+// A user namespace may mount proc or sysfs only while one like it is fully visible in the
+// mount namespace: these go in before the old root (the host's) is detached.
+bool needs_host_view(const ChildMount& m) {
+  return m.kind == ChildMount::Kind::kFilesystem &&
+         (std::strcmp(m.fstype, "proc") == 0 || std::strcmp(m.fstype, "sysfs") == 0);
+}
+
+long clone_tree(const ChildMount& m) {
+  return ::syscall(SYS_open_tree, AT_FDCWD, m.source,
+                   OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | ((m.flags & MS_REC) ? AT_RECURSIVE : 0));
 }
 
 void build_filesystem(const ChildPlan& p) {
@@ -228,27 +278,42 @@ void build_filesystem(const ChildPlan& p) {
   // not touch a detached clone.
   for (const ChildMount& m : p.mounts) {
     if (!m.shared) continue;
-    long fd =
-        ::syscall(SYS_open_tree, AT_FDCWD, m.source,
-                  OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | ((m.flags & MS_REC) ? AT_RECURSIVE : 0));
+    long fd = clone_tree(m);
     if (fd < 0) fail("clone shared mount", m.source, errno);
     m.tree_fd = static_cast<int>(fd);
   }
   // Slave: the host's unmounts still reach us, nothing of ours reaches the host.
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) != 0)
     fail("make / rslave", nullptr, errno);
+  // Every other bind source is cloned now, while host paths still resolve: the root moves
+  // before anything is mounted in it. A clone of a slave is a slave of the same master.
+  for (const ChildMount& m : p.mounts) {
+    if (m.kind != ChildMount::Kind::kBind || m.shared) continue;
+    long fd = clone_tree(m);
+    if (fd < 0) fail_mount(m, errno);
+    m.tree_fd = static_cast<int>(fd);
+  }
   if (::mount(p.rootfs, p.rootfs, nullptr, MS_BIND | MS_REC, nullptr) != 0)
     fail("bind rootfs", p.rootfs, errno);
   int root = ::open(p.rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (root < 0) fail("open rootfs", p.rootfs, errno);
-  for (const ChildMount& m : p.mounts) do_mount(root, m);
-
+  for (const ChildMount& m : p.mounts)
+    if (needs_host_view(m)) do_mount(root, m);
   if (::fchdir(root) != 0) fail("chdir", p.rootfs, errno);
   if (::syscall(SYS_pivot_root, ".", ".") != 0) fail("pivot_root", p.rootfs, errno);
-  // The old root's mounts have been slaves since the first step, so detaching them cannot
-  // reach the host. (A second recursive slave step here, as runc does, would land on the new
-  // root, whose "." it is, and take shared volumes out of their peer groups.)
-  if (::umount2(".", MNT_DETACH) != 0) fail("detach old root", nullptr, errno);
+  // The old root now lies over the new one. Its mounts have been slaves since the first
+  // step, so detaching them cannot reach the host. (A second recursive slave step here, as
+  // runc does, would land on the new root, whose "." it is, and take shared volumes out of
+  // their peer groups.) Until the detach is done, nothing here resolves from "/".
+  pid_t detacher =
+      ::clone(detach_entry, p.detach_stack, CLONE_VM | SIGCHLD, const_cast<ChildPlan*>(&p));
+  if (detacher < 0) fail("start detaching old root", nullptr, errno);
+  for (const ChildMount& m : p.mounts)
+    if (!needs_host_view(m)) do_mount(root, m);
+  int status = 0;
+  while (::waitpid(detacher, &status, 0) < 0)
+    if (errno != EINTR) fail("wait for detaching old root", nullptr, errno);
+  if (p.detach_errno) fail("detach old root", nullptr, p.detach_errno);
   if (::chdir("/") != 0) fail("chdir", "/", errno);
   ::close(root);
 
@@ -257,55 +322,77 @@ void build_filesystem(const ChildPlan& p) {
   if (p.rootfs_readonly) remount("/", "/", MS_RDONLY);
 }
 
-void set_stdio(const ChildPlan& p) {
-  int fds[3];
-  // Duplicate above 2 first so that dup2 onto 0..2 never clobbers a source.
+// The kernel's struct sigaction, for a raw rt_sigaction.
+struct KernelSigaction {
+  void (*handler)(int);
+  unsigned long flags;
+  void (*restorer)();
+  unsigned long mask;
+};
+
+// Everything of the process's set-up that does not need its filesystem, in raw syscalls: for
+// the main process it runs beside init's mount work, before the gate. The caller may block or
+// ignore signals (a daemon's signal thread, SIGPIPE); the process starts from the defaults a
+// shell would give it (unblocked at its exec).
+bool prepare_process(const ChildPlan& p, StepError& e) {
+  KernelSigaction dfl = {};
+  for (int sig = 1; sig <= 64; ++sig)
+    if (sig != SIGKILL && sig != SIGSTOP)
+      raw_syscall(SYS_rt_sigaction, sig, reinterpret_cast<long>(&dfl), 0, sizeof dfl.mask);
+  if (failed(raw_syscall(SYS_setsid), e, "setsid")) return false;
+  // Duplicated above 2 first so that putting them on 0..2 never clobbers a source.
+  long fds[3];
   for (int i = 0; i < 3; ++i) {
-    fds[i] = ::fcntl(p.stdio[i], F_DUPFD_CLOEXEC, 3);
-    if (fds[i] < 0) fail("dup stdio", nullptr, errno, 127);
+    fds[i] = raw_syscall(SYS_fcntl, p.stdio[i], F_DUPFD_CLOEXEC, 3);
+    if (failed(fds[i], e, "dup stdio")) return false;
   }
   for (int i = 0; i < 3; ++i)
-    if (::dup2(fds[i], i) < 0) fail("dup2 stdio", nullptr, errno, 127);
-  if (p.stdio_is_pty && ::ioctl(0, TIOCSCTTY, 0) != 0)
-    fail("set controlling terminal", nullptr, errno, 127);
-}
-
-// The caller may block or ignore signals (a daemon's signal thread, SIGPIPE); the container's
-// process starts from the defaults a shell would give it.
-void reset_signals() {
-  reset_signal_handlers();
-  sigset_t none;
-  sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);
-}
-
-[[noreturn]] void exec_main(const ChildPlan& p) {
-  reset_signals();
-  if (::setsid() < 0) fail("setsid", nullptr, errno, 127);
-  set_stdio(p);
+    if (failed(raw_syscall(SYS_dup3, fds[i], i, 0), e, "dup2 stdio")) return false;
+  if (p.stdio_is_pty &&
+      failed(raw_syscall(SYS_ioctl, 0, TIOCSCTTY, 0), e, "set controlling terminal"))
+    return false;
   for (const Rlimit& r : p.rlimits) {
     struct rlimit l = {r.soft, r.hard};
-    if (::setrlimit(r.resource, &l) != 0) {
-      Text t;
-      t.add("setrlimit ").add(static_cast<long>(r.resource));
-      fail(t, errno, 127);
-    }
+    if (failed(raw_syscall(SYS_prlimit64, 0, r.resource, reinterpret_cast<long>(&l), 0), e,
+               "setrlimit"))
+      return false;
   }
   if (!p.privileged) {
-    if (int e = drop_bounding_capabilities(p.caps))
-      fail("drop bounding capabilities", nullptr, e, 127);
+    if (int err = drop_bounding_capabilities(p.caps)) {
+      e = {"drop bounding capabilities", nullptr, err};
+      return false;
+    }
   }
-  // Raw syscalls, as in run_child: glibc's wrappers broadcast to threads that may not exist.
-  if (::syscall(SYS_setgroups, p.groups.size(), p.groups.data()) != 0)
-    fail("setgroups", nullptr, errno, 127);
-  if (::syscall(SYS_setresgid, p.gid, p.gid, p.gid) != 0) fail("setresgid", nullptr, errno, 127);
-  if (::syscall(SYS_setresuid, p.uid, p.uid, p.uid) != 0) fail("setresuid", nullptr, errno, 127);
-  if (int e = apply_capabilities(p.caps)) fail("set capabilities", nullptr, e, 127);
+  if (failed(raw_syscall(SYS_setgroups, static_cast<long>(p.groups.size()),
+                         reinterpret_cast<long>(p.groups.data())),
+             e, "setgroups") ||
+      failed(raw_syscall(SYS_setresgid, p.gid, p.gid, p.gid), e, "setresgid") ||
+      failed(raw_syscall(SYS_setresuid, p.uid, p.uid, p.uid), e, "setresuid"))
+    return false;
+  if (int err = apply_capabilities(p.caps)) {
+    e = {"set capabilities", nullptr, err};
+    return false;
+  }
+  if (failed(raw_syscall(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1), e, "set no_new_privs")) return false;
+  if (p.use_seccomp && p.seccomp_early) {
+    if (int err = p.seccomp.load()) {
+      e = {"load seccomp filter", nullptr, err};
+      return false;
+    }
+  }
+  return true;
+}
+
+// The rest, once the filesystem is there: the working directory, a custom seccomp profile
+// (last, so that it need allow nothing of ours), and the exec.
+[[noreturn]] void exec_prepared(const ChildPlan& p) {
   if (::chdir(p.cwd) != 0) fail("chdir", p.cwd, errno, 127);
-  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail("set no_new_privs", nullptr, errno, 127);
   if (p.use_seccomp && !p.seccomp_early) {
     if (int e = p.seccomp.load()) fail("load seccomp filter", nullptr, e, 127);
   }
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
   int err = ENOENT;
   for (const char* path : p.exec_candidates) {
     ::execve(path, p.argv.data(), p.envp.data());
@@ -318,22 +405,34 @@ void reset_signals() {
   fail("exec", p.argv[0], err, 127);
 }
 
+// Dies with init: a parent-death signal, which every change of credentials clears again.
+void die_with_parent(const ChildPlan& p) {
+  raw_syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL);
+  if (raw_syscall(SYS_getppid) != p.main_parent) raw_syscall(SYS_exit_group, 1);
+}
+
 // The main process, started early: it runs beside init's filesystem work until init opens
 // the gate, sharing its memory and errno, so until then only raw syscalls (no errno).
 int main_entry(void* plan) {
   const ChildPlan& p = *static_cast<const ChildPlan*>(plan);
   // Init failing midway must take us along; if it already died, there is no gate to wait for.
-  raw_syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL);
-  if (raw_syscall(SYS_getppid) != p.main_parent) raw_syscall(SYS_exit_group, 1);
-  int seccomp_err = p.use_seccomp && p.seccomp_early ? p.seccomp.load() : 0;
+  die_with_parent(p);
+  StepError err;
+  bool ready = (!p.new_net || bring_up_loopback(err)) && prepare_process(p, err);
+  die_with_parent(p);
   while (__atomic_load_n(&p.main_gate, __ATOMIC_ACQUIRE) == 0)
     raw_syscall(SYS_futex, reinterpret_cast<long>(&p.main_gate), FUTEX_WAIT, 0, 0);
   raw_syscall(SYS_prctl, PR_SET_PDEATHSIG, 0);
-  if (seccomp_err) fail("load seccomp filter", nullptr, seccomp_err, 127);
-  exec_main(p);
+  if (!ready) fail(err.step, err.path, err.errnum, 127);
+  exec_prepared(p);
 }
 
-int exec_entry(void* plan) { exec_main(*static_cast<const ChildPlan*>(plan)); }
+int exec_entry(void* plan) {
+  const ChildPlan& p = *static_cast<const ChildPlan*>(plan);
+  StepError err;
+  if (!prepare_process(p, err)) fail(err.step, err.path, err.errnum, 127);
+  exec_prepared(p);
+}
 
 void open_gate(const ChildPlan& p) {
   __atomic_store_n(&p.main_gate, 1, __ATOMIC_RELEASE);
@@ -377,6 +476,7 @@ int run_exec_child_entry(void* raw) {
 
   char go = 0;
   if (::recv(p.sync_fd, &go, 1, 0) != 1) ::_exit(1);  // the parent gave up
+
   ::prctl(PR_SET_PDEATHSIG, 0);
   if (p.new_user) {
     // Raw syscalls: after a raw clone glibc still believes in the parent's threads, and its
@@ -399,7 +499,11 @@ int run_exec_child_entry(void* raw) {
     if (main_pid < 0) fail("start main process", nullptr, errno);
   }
 
-  if (p.new_net) bring_up_loopback();
+  // The main process brings up the loopback beside our mount work; without one, we do.
+  if (p.new_net && !p.has_main) {
+    StepError err;
+    if (!bring_up_loopback(err)) fail(err.step, err.path, err.errnum);
+  }
   build_filesystem(p);
   if (p.hostname && ::sethostname(p.hostname, std::strlen(p.hostname)) != 0)
     fail("sethostname", p.hostname, errno);

@@ -25,8 +25,9 @@ struct ChildMount {
   const char* data = nullptr;
   bool target_is_dir = true;        // create a directory (or an empty file) as mount point
   unsigned long remount_flags = 0;  // a bind remount with these (MS_RDONLY, MS_NOSUID, ...)
-  // A bind in the source's peer group: cloned (open_tree) before everything is made a slave,
-  // attached (move_mount) in its place. The child keeps the clone's fd here.
+  // Every bind is cloned (open_tree) before the root moves and attached (move_mount) in its
+  // place; a bind in the source's peer group is cloned before everything is made a slave.
+  // The child keeps the clone's fd here.
   bool shared = false;
   mutable int tree_fd = -1;
 };
@@ -44,6 +45,9 @@ struct ChildPlan {
   // the memory it shares with init; `main_parent` is init's pid as it sees it.
   mutable uint32_t main_gate = 0;
   mutable long main_parent = 0;
+  // A helper's stack and its result: it detaches the old root beside init's mount work.
+  void* detach_stack = nullptr;
+  mutable int detach_errno = 0;
 
   const char* rootfs = nullptr;
   bool rootfs_readonly = false;

@@ -110,6 +110,8 @@ class LinuxRuntime final : public Runtime {
     if (!child_stack) return std::move(child_stack).error();
     auto main_stack = ChildStack::make();
     if (!main_stack) return std::move(main_stack).error();
+    auto detach_stack = ChildStack::make(16 * 1024);
+    if (!detach_stack) return std::move(detach_stack).error();
 
     TARMAC_RETURN_IF_ERROR(store_.create(spec.id), "state");
     // Until the container runs, any failure takes down everything made so far.
@@ -142,6 +144,7 @@ class LinuxRuntime final : public Runtime {
     state.set_creator_pid(::getpid());
     if (auto self = read_proc_stat(::getpid()); self && self->has_value())
       state.set_creator_start_time((*self)->start_time);
+
     TARMAC_RETURN_IF_ERROR(store_.save(state), "state");
 
     auto cg = cgroups_->create(cgroup_name(spec.id));
@@ -169,6 +172,7 @@ class LinuxRuntime final : public Runtime {
     for (int i = 0; i < 3; ++i) plan->stdio[i] = io->child[i].get();
     plan->stdio_is_pty = io->is_pty;
     plan->main_stack = main_stack->top();
+    plan->detach_stack = detach_stack->top();
     // The built-in profile allows every call the process makes before its exec.
     plan->seccomp_early = options_.seccomp_file.empty();
 
