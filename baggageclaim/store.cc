@@ -38,7 +38,14 @@ Result<UniqueFd> open_dir(const std::string& dir) {
 }  // namespace
 
 Store::Store(StoreOptions options, DriverContext context, std::unique_ptr<Driver> driver)
-    : options_(std::move(options)), context_(std::move(context)), driver_(std::move(driver)) {}
+    : options_(std::move(options)),
+      context_(std::move(context)),
+      driver_(std::move(driver)),
+      reaper_([](const std::string& dead) {
+        // Gone for every caller already; what fails here goes at the next start.
+        if (auto s = remove_volume_dir(dead); !s.ok())
+          spdlog::warn("volume store: could not remove {}: {}", dead, s.error().what());
+      }) {}
 
 Store::~Store() = default;
 
@@ -360,10 +367,12 @@ Status Store::destroy(const std::string& handle) {
 Status Store::destroy_entry(const std::string& handle, const std::shared_ptr<Entry>& entry) {
   std::unique_lock io(entry->io_mu);
   const std::string live = entry->record.dir;
-  const std::string dead = context_.root + "/dead/" + handle;
-  Status s = unmount(entry->record.volume.path);
-  if (s.ok() && ::rename(live.c_str(), dead.c_str()) != 0)
-    s = sys_error("move " + live + " to " + dead);
+  // Unique: the same handle may be destroyed again before the reaper is done with this one.
+  const std::string dead = context_.root + "/dead/" + handle + "." + new_uuid();
+  // Moved with its mount still in it (a detach waits for an RCU grace period, a millisecond or
+  // more): the reaper unmounts it with everything else under dead/.
+  Status s;
+  if (::rename(live.c_str(), dead.c_str()) != 0) s = sys_error("move " + live + " to " + dead);
   if (!s.ok()) {
     std::lock_guard lock(mu_);
     entry->state = Entry::State::kLive;
@@ -373,10 +382,7 @@ Status Store::destroy_entry(const std::string& handle, const std::shared_ptr<Ent
     std::lock_guard lock(mu_);
     entries_.erase(handle);
   }
-  // Gone for every caller now; what fails to be removed here goes at the next start.
-  if (auto removed = remove_volume_dir(dead); !removed.ok())
-    spdlog::warn("volume store: destroyed {} but could not remove {}: {}", handle, dead,
-                 removed.error().what());
+  reaper_.add(dead);
   return ok_status();
 }
 

@@ -344,6 +344,7 @@ TEST_P(StoreTest, HundredParallelCreatesAndDestroys) {
   for (auto& t : threads) t.join();
   EXPECT_EQ(failures.load(), 0);
   EXPECT_EQ(store_->list().size(), 1u);
+  store_->finish_removals();
   EXPECT_TRUE(fs::list_dir(root_ + "/volumes/dead")->empty());
 }
 

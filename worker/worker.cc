@@ -4,6 +4,7 @@
 #include <limits.h>
 #include <spdlog/spdlog.h>
 #include <sys/file.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -21,6 +22,7 @@
 #include "worker/containers/service.h"
 #include "worker/holdings.h"
 #include "worker/runtime/seccomp.h"
+#include "worker/state_tmpfs.h"
 
 namespace tarmac::worker {
 namespace {
@@ -86,6 +88,8 @@ Status WorkerImpl::drain(DrainMode mode, std::chrono::milliseconds timeout,
   for (auto& [h, why] : store_->destroy_many(volumes))
     spdlog::error("retire: volume {}: {}", h, why);
   (void)fs::remove_all(work_dir_ + "/runtime/seccomp.bpf");
+  // The state's tmpfs (see mount_state_tmpfs) holds nothing now.
+  (void)::umount2((work_dir_ + "/runtime").c_str(), MNT_DETACH);
   spdlog::info("worker: retired");
   return {};
 }
@@ -185,7 +189,11 @@ Result<std::unique_ptr<Worker>> Worker::start(WorkerOptions o) {
   // Compiled once here for every shim to read (and rewritten by each worker start, so the
   // profile always matches the running binary).
   mo.runtime.seccomp_file = o.work_dir + "/runtime/seccomp.bpf";
-  TARMAC_RETURN_IF_ERROR(fs::make_dirs(o.work_dir + "/runtime", 0700), "worker");
+  auto mounted = mount_state_tmpfs(mo.runtime.run_dir);
+  if (!mounted) return std::move(mounted).error().wrap("worker");
+  if (*mounted == StateDir::kKeptOnDisk)
+    spdlog::info("worker: container state stays on disk in {} (it holds some already)",
+                 mo.runtime.run_dir);
   TARMAC_RETURN_IF_ERROR(runtime::write_default_seccomp(mo.runtime.seccomp_file), "worker");
   mo.shim_path = o.shim_path;
   mo.ids = o.ids;

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <thread>
 
 #include "common/fs.h"
@@ -57,12 +58,21 @@ bool matches(const v1::Container& c, const std::map<std::string, std::string>& f
 Result<std::unique_ptr<ContainerManager>> ContainerManager::open(ManagerOptions options,
                                                                  baggageclaim::Store& volumes) {
   TARMAC_RETURN_IF_ERROR(fs::make_dirs(options.dir, 0700), "containers");
+  TARMAC_RETURN_IF_ERROR(fs::make_dirs(options.dir + ".trash", 0700), "containers");
   auto rt = runtime::make_runtime(options.runtime);
   if (!rt) return std::move(rt).error().wrap("containers");
   std::unique_ptr<ContainerManager> m(
       new ContainerManager(std::move(options), volumes, std::move(*rt)));
   TARMAC_RETURN_IF_ERROR(m->recover(), "containers: recover");
+  // What a worker that stopped midway had not removed yet.
+  if (auto left = fs::list_dir(m->trash_dir()); left)
+    for (const std::string& name : *left) m->reaper_.add(m->trash_dir() + "/" + name);
   return m;
+}
+
+void ContainerManager::remove_dir(const std::string& dir) {
+  if (auto s = fs::remove_all(dir); !s.ok())
+    spdlog::error("containers: remove {}: {}", dir, s.error().what());
 }
 
 Status ContainerManager::save(const v1::Container& c) const {
@@ -137,8 +147,17 @@ Status ContainerManager::remove_remains(const std::string& handle,
       }
     }
   }
-  if (auto s = fs::remove_all(dir_of(handle)); !s.ok())
-    spdlog::error("container {}: remove state: {}", handle, s.error().what());
+  // Gone for every caller with one rename; its files are removed in the background. Unique:
+  // the same handle may come and go again before the reaper is done with this one.
+  std::string gone = trash_dir() + "/" + handle + "." + new_uuid();
+  if (::rename(dir_of(handle).c_str(), gone.c_str()) == 0) {
+    reaper_.add(gone);
+  } else if (errno != ENOENT) {
+    spdlog::warn("container {}: move {} to {}: {}", handle, dir_of(handle), gone,
+                 std::strerror(errno));
+    if (auto s = fs::remove_all(dir_of(handle)); !s.ok())
+      spdlog::error("container {}: remove state: {}", handle, s.error().what());
+  }
   if (!rootfs_volume.empty()) {
     auto s = volumes_.destroy(rootfs_volume);
     if (!s.ok() && s.error().errnum() != ENOENT)

@@ -9,6 +9,7 @@
 
 #include "baggageclaim/idmap.h"
 #include "baggageclaim/store.h"
+#include "common/reaper.h"
 #include "common/result.h"
 #include "tarmac/worker/v1/containers.pb.h"
 #include "worker/containers/shim_client.h"
@@ -76,9 +77,14 @@ class ContainerManager {
         runtime_(std::move(runtime)),
         spawner_(std::make_unique<ShimSpawner>(
             options_.shim_path, std::vector<std::string>{options_.runtime.cgroup_root,
-                                                         options_.runtime.cgroup_parent})) {}
+                                                         options_.runtime.cgroup_parent})),
+        reaper_(remove_dir) {}
+
+  static void remove_dir(const std::string& dir);
 
   std::string dir_of(const std::string& handle) const { return options_.dir + "/" + handle; }
+  // Where a destroyed container's directory goes to be removed in the background.
+  std::string trash_dir() const { return options_.dir + ".trash"; }
   Status recover();
   // Removes whatever exists of a container: its runtime container, processes, volume, dir.
   Status remove_remains(const std::string& handle, const std::string& rootfs_volume);
@@ -95,6 +101,7 @@ class ContainerManager {
   mutable std::mutex mu_;
   std::map<std::string, Entry> entries_;
   std::string refusing_;  // why create is refused, when draining
+  Reaper reaper_;         // last: it goes first, removing what it still holds
 };
 
 }  // namespace tarmac::containers

@@ -95,9 +95,15 @@ Status LinuxContainer::signal(int sig) {
 }
 
 Status LinuxContainer::kill_everything() {
-  // Init first: in its own pid namespace its death takes every process with it.
-  if (state_.init_pid() > 0 && process_alive(state_.init_pid(), state_.init_start_time()))
+  // Init first, and its end awaited: in its own pid namespace its death takes every process
+  // with it, so the cgroup's sweep finds nothing left (a sweep while init still dies would
+  // freeze the cgroup and wait for it: milliseconds). In the host's pid namespace the sweep
+  // kills the rest.
+  if (state_.init_pid() > 0 && process_alive(state_.init_pid(), state_.init_start_time())) {
     ::kill(state_.init_pid(), SIGKILL);
+    auto ended = wait_init(std::chrono::seconds(10));
+    if (!ended) return std::move(ended).error().wrap("kill container " + id());
+  }
   if (cgroup_) TARMAC_RETURN_IF_ERROR(cgroup_->kill_all(), "kill container " + id());
   return {};
 }

@@ -1,0 +1,46 @@
+#include "common/reaper.h"
+
+namespace tarmac {
+
+Reaper::Reaper(std::function<void(const std::string&)> remove)
+    : remove_(std::move(remove)), thread_([this] { run(); }) {}
+
+Reaper::~Reaper() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+void Reaper::add(std::string path) {
+  {
+    std::lock_guard lock(mu_);
+    queue_.push_back(std::move(path));
+  }
+  cv_.notify_all();
+}
+
+void Reaper::drain() {
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [this] { return queue_.empty() && !busy_; });
+}
+
+void Reaper::run() {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+    if (queue_.empty()) return;  // stopping, and nothing left
+    std::string path = std::move(queue_.front());
+    queue_.pop_front();
+    busy_ = true;
+    lock.unlock();
+    remove_(path);
+    lock.lock();
+    busy_ = false;
+    cv_.notify_all();
+  }
+}
+
+}  // namespace tarmac

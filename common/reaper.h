@@ -1,0 +1,41 @@
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+
+namespace tarmac {
+
+// Removes what a destroy gave up, in the background. The destroy moves it out of the way
+// first (one rename: from then on it is gone for every caller) and returns; unlinking every
+// file of it, the slow part, happens here, one path at a time. What is still queued when the
+// reaper goes is removed before it does, so a clean stop leaves nothing; after a crash the
+// owner sweeps the directory it moves things into when it starts again.
+class Reaper {
+ public:
+  // `remove` takes one path and reports its own failures (the reaper has no caller to tell).
+  explicit Reaper(std::function<void(const std::string&)> remove);
+  ~Reaper();
+  Reaper(const Reaper&) = delete;
+  Reaper& operator=(const Reaper&) = delete;
+
+  void add(std::string path);
+  // Until everything added so far is removed.
+  void drain();
+
+ private:
+  void run();
+
+  std::function<void(const std::string&)> remove_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::string> queue_;
+  bool busy_ = false;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace tarmac
