@@ -9,21 +9,22 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
-#include <fstream>
+#include <cstdlib>
 
+#include "common/fs.h"
 #include "worker/runtime/raw_syscall.h"
 
 namespace tarmac::runtime {
-namespace {
-
 int host_last_cap() {
-  std::ifstream in("/proc/sys/kernel/cap_last_cap");
-  int last = CAP_LAST_CAP;
-  in >> last;
+  // Read once: the kernel's answer never changes, and a shim forked after the first read
+  // inherits it instead of paying for the file (and, with iostreams, their set-up) again.
+  static const int last = [] {
+    auto text = fs::read_file("/proc/sys/kernel/cap_last_cap");
+    int v = text ? std::atoi(text->c_str()) : 0;
+    return v > 0 && v < 64 ? v : CAP_LAST_CAP;
+  }();
   return last;
 }
-
-}  // namespace
 
 Result<CapabilitySet> capabilities_from_names(const std::vector<std::string>& names) {
   CapabilitySet caps;

@@ -24,6 +24,9 @@ struct CapabilitySet {
 // non-root user; nothing else. An unknown name is an error naming it.
 Result<CapabilitySet> capabilities_from_names(const std::vector<std::string>& names);
 
+// The host kernel's highest capability number (/proc/sys/kernel/cap_last_cap), read once.
+int host_last_cap();
+
 // Docker's privileged set: every capability the kernel has.
 CapabilitySet privileged_capabilities();
 

@@ -422,6 +422,8 @@ int main_entry(void* plan) {
   die_with_parent(p);
   while (__atomic_load_n(&p.main_gate, __ATOMIC_ACQUIRE) == 0)
     raw_syscall(SYS_futex, reinterpret_cast<long>(&p.main_gate), FUTEX_WAIT, 0, 0);
+  while (__atomic_load_n(&p.init_exec_pending, __ATOMIC_ACQUIRE) != 0)
+    raw_syscall(SYS_futex, reinterpret_cast<long>(&p.init_exec_pending), FUTEX_WAIT, 1, 0);
   raw_syscall(SYS_prctl, PR_SET_PDEATHSIG, 0);
   if (!ready) fail(err.step, err.path, err.errnum, 127);
   exec_prepared(p);
@@ -474,6 +476,9 @@ int run_exec_child_entry(void* raw) {
   ::syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
 
+  // Our name from the start: the main process may read /proc/1/comm before our exec has
+  // renamed us.
+  raw_syscall(SYS_prctl, PR_SET_NAME, reinterpret_cast<long>("tarmac-init"));
   char go = 0;
   if (::recv(p.sync_fd, &go, 1, 0) != 1) ::_exit(1);  // the parent gave up
 
@@ -527,6 +532,8 @@ int run_exec_child_entry(void* raw) {
   sigset_t all;
   sigfillset(&all);
   ::sigprocmask(SIG_BLOCK, &all, nullptr);
+  // The kernel clears the word and wakes the main process once the exec has left our memory.
+  raw_syscall(SYS_set_tid_address, reinterpret_cast<long>(&p.init_exec_pending));
   ::syscall(SYS_execveat, p.init_fd, "", argv, envp, AT_EMPTY_PATH);
   int err = errno;
   if (main_pid > 0) ::kill(main_pid, SIGKILL);

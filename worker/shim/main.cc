@@ -23,6 +23,8 @@
 #include <vector>
 
 #include "common/fs.h"
+#include "common/unique_fd.h"
+#include "worker/runtime/capabilities.h"
 #include "worker/runtime/cgroup.h"
 #include "worker/runtime/state_store.h"
 #include "worker/shim/output_log.h"
@@ -254,21 +256,41 @@ class Shim {
   std::optional<runtime::ExitStatus> status_;
 };
 
+// What a shim sets up before it knows its process: fd 3 (the report pipe, or a spare's
+// request socket) and nothing else of its parent's, a session of its own, and SIGCHLD taken
+// through a signalfd (returned).
+int shim_setup() {
+  ::syscall(SYS_close_range, 4, ~0U, 0);
+  ::fcntl(kReportFd, F_SETFD, FD_CLOEXEC);
+  ::setsid();
+  ::signal(SIGPIPE, SIG_IGN);
+  ::signal(SIGHUP, SIG_IGN);
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  ::sigprocmask(SIG_BLOCK, &chld, nullptr);
+  return ::signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+int shim_run(const char* dir, int signal_fd, int started_fd = -1);
+
 // `forked`: started by the fork server, whose death already leaves us to init; otherwise
 // exec'd by the worker, whose tree we leave by forking once more (the worker reaps the first
 // process at once and init adopts the second, so the worker's death touches neither).
 int shim_main(const char* dir, bool forked) {
-  ::syscall(SYS_close_range, 4, ~0U, 0);  // nothing of the worker's but the report pipe
-  ::fcntl(kReportFd, F_SETFD, FD_CLOEXEC);
   if (!forked) {
     pid_t first = ::fork();
     if (first < 0) fail(std::string("fork: ") + std::strerror(errno));
     if (first > 0) ::_exit(0);
   }
-  ::setsid();
-  ::signal(SIGPIPE, SIG_IGN);
-  ::signal(SIGHUP, SIG_IGN);
+  return shim_run(dir, shim_setup());
+}
 
+// The shim proper, fd 3 its report pipe, set up (shim_setup) already. A spare tells the fork
+// server on `started_fd` once its process runs (or it failed), so that the server makes the
+// next spare then, not while this one works.
+int shim_run(const char* dir, int signal_fd, int started_fd) {
+  if (signal_fd < 0) fail(std::string("signalfd: ") + std::strerror(errno));
   if (::chdir(dir) != 0) fail(std::string("chdir ") + dir + ": " + std::strerror(errno));
   int log_fd = ::open("shim.log", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (log_fd >= 0) ::dup2(log_fd, 2);
@@ -277,13 +299,6 @@ int shim_main(const char* dir, bool forked) {
   if (!text) fail(text.error().what());
   auto request = parse_request(*text);
   if (!request) fail(request.error().what());
-
-  sigset_t chld;
-  sigemptyset(&chld);
-  sigaddset(&chld, SIGCHLD);
-  ::sigprocmask(SIG_BLOCK, &chld, nullptr);
-  int signal_fd = ::signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
-  if (signal_fd < 0) fail(std::string("signalfd: ") + std::strerror(errno));
 
   auto rt = runtime::make_runtime(request->runtime);
   if (!rt) fail(rt.error().what());
@@ -301,6 +316,11 @@ int shim_main(const char* dir, bool forked) {
   auto process = (*container)->exec(request->process, io);
   if (!process) fail(process.error().what());
   report("ok " + std::to_string((*process)->pid()));
+  if (started_fd >= 0) {
+    ssize_t ignored = ::send(started_fd, "s", 1, MSG_NOSIGNAL);
+    (void)ignored;
+    ::close(started_fd);
+  }
 
   Shim shim(std::move(*process), std::move(*log), std::move(*listener), request->tty);
   runtime::ExitStatus status = shim.run(signal_fd);
@@ -309,6 +329,71 @@ int shim_main(const char* dir, bool forked) {
   ::unlink(kSocketFile);
   shim.notify(Message::kExited);
   return 0;
+}
+
+// A request of the fork server's: a process dir and the report pipe's write end (SCM_RIGHTS).
+// Returns recvmsg's result, `dir` null-terminated and `*report` the fd (or -1).
+ssize_t receive_request(int fd, char (&dir)[4096], int* report) {
+  char control[CMSG_SPACE(sizeof(int))] = {};
+  iovec iov = {dir, sizeof dir - 1};
+  msghdr msg = {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t n = ::recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
+  *report = -1;
+  if (n <= 0) return n;
+  dir[n] = 0;
+  if (cmsghdr* c = CMSG_FIRSTHDR(&msg);
+      c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+    std::memcpy(report, CMSG_DATA(c), sizeof *report);
+  return n;
+}
+
+bool send_request(int fd, const char* dir, int report) {
+  size_t len = std::strlen(dir);
+  iovec iov = {const_cast<char*>(dir), len};
+  char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg = {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(c), &report, sizeof report);
+  return ::sendmsg(fd, &msg, MSG_NOSIGNAL) == static_cast<ssize_t>(len);
+}
+
+// A shim forked ahead of its request, set up and warmed (the pages it will write copied now,
+// not while a client waits): the fork and all that cost a millisecond or more each on small
+// VMs. It waits on fd 3 for its request and runs as any shim then; it ends when the server
+// does. Returns the server's end, or an invalid fd when no spare could be made.
+UniqueFd start_spare() {
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return {};
+  UniqueFd ours(sv[0]), theirs(sv[1]);
+  pid_t child = ::fork();
+  if (child < 0) return {};
+  if (child > 0) return ours;
+  ::signal(SIGCHLD, SIG_DFL);
+  ::dup2(theirs.get(), kReportFd);  // replaces the worker's socket
+  int signal_fd = shim_setup();
+  runtime::prepare_state_codec();
+  char dir[4096];
+  int report = -1;
+  ssize_t n;
+  while ((n = receive_request(kReportFd, dir, &report)) < 0 && errno == EINTR) {
+  }
+  if (n <= 0 || report < 0) ::_exit(0);
+  int server = ::fcntl(kReportFd, F_DUPFD_CLOEXEC, 4);
+  ::dup2(report, kReportFd);
+  ::close(report);
+  ::fcntl(kReportFd, F_SETFD, FD_CLOEXEC);
+  ::_exit(shim_run(dir, signal_fd, server));
 }
 
 // The worker's fork server: exec'd once, single-threaded, it forks a shim for each request
@@ -332,32 +417,41 @@ int fork_server_main(int argc, char** argv) {
   }
   // Built once here rather than in every shim we fork (see prepare_state_codec).
   runtime::prepare_state_codec();
+  (void)runtime::host_last_cap();
   ::signal(SIGCHLD, SIG_IGN);
+  // `spare` waits for a request; `handed` got the last one, and says when its process runs
+  // (or closes): only then is the next spare forked, off the path of the request before.
+  UniqueFd spare = start_spare(), handed;
   for (;;) {
+    pollfd fds[2] = {{kSocketFd, POLLIN, 0}, {handed.get(), POLLIN, 0}};
+    if (::poll(fds, handed ? 2 : 1, -1) < 0) {
+      if (errno == EINTR) continue;
+      return 1;
+    }
+    if (handed && fds[1].revents) {
+      handed.reset();
+      if (!spare) spare = start_spare();
+    }
+    if (!fds[0].revents) continue;
     char dir[4096];
-    char control[CMSG_SPACE(sizeof(int))] = {};
-    iovec iov = {dir, sizeof dir - 1};
-    msghdr msg = {};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    ssize_t n = ::recvmsg(kSocketFd, &msg, MSG_CMSG_CLOEXEC);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return 0;  // the worker is gone
-    dir[n] = 0;
     int report = -1;
-    if (cmsghdr* c = CMSG_FIRSTHDR(&msg);
-        c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
-      std::memcpy(&report, CMSG_DATA(c), sizeof report);
+    ssize_t n = receive_request(kSocketFd, dir, &report);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return 0;      // the worker is gone (and the spare, seeing EOF, goes too)
     if (report < 0) continue;  // not a request of the worker's
-    // One fork per shim; the kernel reaps them (SIGCHLD ignored), so we never wait.
-    pid_t child = ::fork();
-    if (child == 0) {
-      ::signal(SIGCHLD, SIG_DFL);  // the shim waits for its process
-      ::dup2(report, kReportFd);   // replaces the socket: the shim holds nothing of ours
-      ::close(report);
-      ::_exit(shim_main(dir, true));
+    if (spare && send_request(spare.get(), dir, report)) {
+      handed = std::move(spare);
+    } else {
+      // No spare ready (requests came faster than they were made): a shim forked now.
+      pid_t child = ::fork();
+      if (child == 0) {
+        ::signal(SIGCHLD, SIG_DFL);  // the shim waits for its process
+        ::dup2(report, kReportFd);   // replaces the socket: the shim holds nothing of ours
+        ::close(report);
+        ::_exit(shim_main(dir, true));
+      }
+      spare.reset();
+      if (!handed) spare = start_spare();
     }
     ::close(report);
   }
