@@ -40,6 +40,12 @@ TEST_F(RuntimeTest, SeesOnlyItsOwnPids) {
   EXPECT_EQ(ran.out.rfind("1 2 ", 0), 0u) << ran.out;
   auto comm = run(spec({"cat", "/proc/1/comm"}));
   EXPECT_EQ(comm.out, "tarmac-init\n");
+  // Never its creator's command line: pid 1 shares its creator's memory until it execs, and
+  // nothing of the container may run before that.
+  for (int i = 0; i < 10; ++i) {
+    auto cmdline = run(spec({"cat", "/proc/1/cmdline"}));
+    EXPECT_EQ(cmdline.out.find("integration_test"), std::string::npos) << cmdline.out;
+  }
 }
 
 // The container has its own hostname.
