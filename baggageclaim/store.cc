@@ -41,7 +41,7 @@ Store::Store(StoreOptions options, DriverContext context, std::unique_ptr<Driver
     : options_(std::move(options)),
       context_(std::move(context)),
       driver_(std::move(driver)),
-      reaper_([](const std::string& dead) {
+      remover_([](const std::string& dead) {
         // Gone for every caller already; what fails here goes at the next start.
         if (auto s = remove_volume_dir(dead); !s.ok())
           spdlog::warn("volume store: could not remove {}: {}", dead, s.error().what());
@@ -367,10 +367,10 @@ Status Store::destroy(const std::string& handle) {
 Status Store::destroy_entry(const std::string& handle, const std::shared_ptr<Entry>& entry) {
   std::unique_lock io(entry->io_mu);
   const std::string live = entry->record.dir;
-  // Unique: the same handle may be destroyed again before the reaper is done with this one.
+  // Unique: the same handle may be destroyed again before the remover is done with this one.
   const std::string dead = context_.root + "/dead/" + handle + "." + new_uuid();
   // Moved with its mount still in it (a detach waits for an RCU grace period, a millisecond or
-  // more): the reaper unmounts it with everything else under dead/.
+  // more): the remover unmounts it with everything else under dead/.
   Status s;
   if (::rename(live.c_str(), dead.c_str()) != 0) s = sys_error("move " + live + " to " + dead);
   if (!s.ok()) {
@@ -382,7 +382,7 @@ Status Store::destroy_entry(const std::string& handle, const std::shared_ptr<Ent
     std::lock_guard lock(mu_);
     entries_.erase(handle);
   }
-  reaper_.add(dead);
+  remover_.add(dead);
   return ok_status();
 }
 

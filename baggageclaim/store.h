@@ -10,7 +10,7 @@
 #include "baggageclaim/driver.h"
 #include "baggageclaim/tar/tar.h"
 #include "baggageclaim/volume.h"
-#include "common/reaper.h"
+#include "common/background_remover.h"
 #include "common/result.h"
 
 namespace tarmac::baggageclaim {
@@ -27,8 +27,8 @@ struct StoreOptions {
 
 // The volume store: volumes in <root>/live/<handle>, created in <root>/init/ and destroyed
 // through <root>/dead/, so a crash at any point leaves either a whole volume or nothing
-// visible. A destroyed volume's files are removed in the background (see Reaper). Safe for
-// concurrent use.
+// visible. A destroyed volume's files are removed in the background (see BackgroundRemover). Safe
+// for concurrent use.
 //
 // A volume with live copy-on-write children is not destroyed: destroy refuses, naming the
 // children (the ATC's GC removes leaves first; destroy_many orders a batch that way).
@@ -53,7 +53,7 @@ class Store {
   // handles that could not be, with why. Unknown handles count as destroyed.
   std::map<std::string, std::string> destroy_many(const std::vector<std::string>& handles);
   // Until the files of every volume destroyed so far are removed (they go in the background).
-  void finish_removals() { reaper_.drain(); }
+  void finish_removals() { remover_.drain(); }
 
   struct StreamInOptions {
     tar::Encoding encoding = tar::Encoding::kGzip;
@@ -93,7 +93,7 @@ class Store {
   mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<Entry>> entries_;
   // Last: it goes first, removing what it still holds while the rest is there.
-  Reaper reaper_;
+  BackgroundRemover remover_;
 };
 
 }  // namespace tarmac::baggageclaim

@@ -66,7 +66,7 @@ Result<std::unique_ptr<ContainerManager>> ContainerManager::open(ManagerOptions 
   TARMAC_RETURN_IF_ERROR(m->recover(), "containers: recover");
   // What a worker that stopped midway had not removed yet.
   if (auto left = fs::list_dir(m->trash_dir()); left)
-    for (const std::string& name : *left) m->reaper_.add(m->trash_dir() + "/" + name);
+    for (const std::string& name : *left) m->remover_.add(m->trash_dir() + "/" + name);
   return m;
 }
 
@@ -148,10 +148,10 @@ Status ContainerManager::remove_remains(const std::string& handle,
     }
   }
   // Gone for every caller with one rename; its files are removed in the background. Unique:
-  // the same handle may come and go again before the reaper is done with this one.
+  // the same handle may come and go again before the remover is done with this one.
   std::string gone = trash_dir() + "/" + handle + "." + new_uuid();
   if (::rename(dir_of(handle).c_str(), gone.c_str()) == 0) {
-    reaper_.add(gone);
+    remover_.add(gone);
   } else if (errno != ENOENT) {
     spdlog::warn("container {}: move {} to {}: {}", handle, dir_of(handle), gone,
                  std::strerror(errno));

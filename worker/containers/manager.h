@@ -9,7 +9,7 @@
 
 #include "baggageclaim/idmap.h"
 #include "baggageclaim/store.h"
-#include "common/reaper.h"
+#include "common/background_remover.h"
 #include "common/result.h"
 #include "tarmac/worker/v1/containers.pb.h"
 #include "worker/containers/shim_client.h"
@@ -78,7 +78,7 @@ class ContainerManager {
         spawner_(std::make_unique<ShimSpawner>(
             options_.shim_path, std::vector<std::string>{options_.runtime.cgroup_root,
                                                          options_.runtime.cgroup_parent})),
-        reaper_(remove_dir) {}
+        remover_(remove_dir) {}
 
   static void remove_dir(const std::string& dir);
 
@@ -100,8 +100,8 @@ class ContainerManager {
   std::unique_ptr<ShimSpawner> spawner_;
   mutable std::mutex mu_;
   std::map<std::string, Entry> entries_;
-  std::string refusing_;  // why create is refused, when draining
-  Reaper reaper_;         // last: it goes first, removing what it still holds
+  std::string refusing_;       // why create is refused, when draining
+  BackgroundRemover remover_;  // last: it goes first, removing what it still holds
 };
 
 }  // namespace tarmac::containers

@@ -1,11 +1,11 @@
-#include "common/reaper.h"
+#include "common/background_remover.h"
 
 namespace tarmac {
 
-Reaper::Reaper(std::function<void(const std::string&)> remove)
+BackgroundRemover::BackgroundRemover(std::function<void(const std::string&)> remove)
     : remove_(std::move(remove)), thread_([this] { run(); }) {}
 
-Reaper::~Reaper() {
+BackgroundRemover::~BackgroundRemover() {
   {
     std::lock_guard lock(mu_);
     stopping_ = true;
@@ -14,7 +14,7 @@ Reaper::~Reaper() {
   thread_.join();
 }
 
-void Reaper::add(std::string path) {
+void BackgroundRemover::add(std::string path) {
   {
     std::lock_guard lock(mu_);
     queue_.push_back(std::move(path));
@@ -22,12 +22,12 @@ void Reaper::add(std::string path) {
   cv_.notify_all();
 }
 
-void Reaper::drain() {
+void BackgroundRemover::drain() {
   std::unique_lock lock(mu_);
   cv_.wait(lock, [this] { return queue_.empty() && !busy_; });
 }
 
-void Reaper::run() {
+void BackgroundRemover::run() {
   std::unique_lock lock(mu_);
   for (;;) {
     cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });

@@ -12,15 +12,15 @@ namespace tarmac {
 // Removes what a destroy gave up, in the background. The destroy moves it out of the way
 // first (one rename: from then on it is gone for every caller) and returns; unlinking every
 // file of it, the slow part, happens here, one path at a time. What is still queued when the
-// reaper goes is removed before it does, so a clean stop leaves nothing; after a crash the
+// remover goes is removed before it does, so a clean stop leaves nothing; after a crash the
 // owner sweeps the directory it moves things into when it starts again.
-class Reaper {
+class BackgroundRemover {
  public:
-  // `remove` takes one path and reports its own failures (the reaper has no caller to tell).
-  explicit Reaper(std::function<void(const std::string&)> remove);
-  ~Reaper();
-  Reaper(const Reaper&) = delete;
-  Reaper& operator=(const Reaper&) = delete;
+  // `remove` takes one path and reports its own failures (the remover has no caller to tell).
+  explicit BackgroundRemover(std::function<void(const std::string&)> remove);
+  ~BackgroundRemover();
+  BackgroundRemover(const BackgroundRemover&) = delete;
+  BackgroundRemover& operator=(const BackgroundRemover&) = delete;
 
   void add(std::string path);
   // Until everything added so far is removed.
