@@ -12,6 +12,8 @@
 #include <cstring>
 #include <vector>
 
+#include "common/fd_passing.h"
+
 namespace tarmac::containers {
 
 namespace {
@@ -107,20 +109,7 @@ Status ShimSpawner::start_server() {
 }
 
 bool ShimSpawner::request(const std::string& dir, int report_fd) {
-  if (!socket_) return false;
-  iovec iov = {const_cast<char*>(dir.data()), dir.size()};
-  char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg = {};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(c), &report_fd, sizeof report_fd);
-  return ::sendmsg(socket_.get(), &msg, MSG_NOSIGNAL) == static_cast<ssize_t>(dir.size());
+  return socket_ && send_with_fd(socket_.get(), dir, report_fd);
 }
 
 Result<pid_t> ShimSpawner::spawn(const std::string& dir) {

@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "common/fd_passing.h"
 #include "common/fs.h"
 #include "common/unique_fd.h"
 #include "worker/runtime/capabilities.h"
@@ -331,41 +332,12 @@ int shim_run(const char* dir, int signal_fd, int started_fd) {
   return 0;
 }
 
-// A request of the fork server's: a process dir and the report pipe's write end (SCM_RIGHTS).
+// A request of the fork server's: a process dir and the report pipe's write end beside it.
 // Returns recvmsg's result, `dir` null-terminated and `*report` the fd (or -1).
 ssize_t receive_request(int fd, char (&dir)[4096], int* report) {
-  char control[CMSG_SPACE(sizeof(int))] = {};
-  iovec iov = {dir, sizeof dir - 1};
-  msghdr msg = {};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  ssize_t n = ::recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
-  *report = -1;
-  if (n <= 0) return n;
-  dir[n] = 0;
-  if (cmsghdr* c = CMSG_FIRSTHDR(&msg);
-      c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
-    std::memcpy(report, CMSG_DATA(c), sizeof *report);
+  ssize_t n = receive_with_fd(fd, dir, sizeof dir - 1, report);
+  if (n > 0) dir[n] = 0;
   return n;
-}
-
-bool send_request(int fd, const char* dir, int report) {
-  size_t len = std::strlen(dir);
-  iovec iov = {const_cast<char*>(dir), len};
-  char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg = {};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(c), &report, sizeof report);
-  return ::sendmsg(fd, &msg, MSG_NOSIGNAL) == static_cast<ssize_t>(len);
 }
 
 // A shim forked ahead of its request, set up and warmed (the pages it will write copied now,
@@ -439,7 +411,7 @@ int fork_server_main(int argc, char** argv) {
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return 0;      // the worker is gone (and the spare, seeing EOF, goes too)
     if (report < 0) continue;  // not a request of the worker's
-    if (spare && send_request(spare.get(), dir, report)) {
+    if (spare && send_with_fd(spare.get(), dir, report)) {
       handed = std::move(spare);
     } else {
       // No spare ready (requests came faster than they were made): a shim forked now.
