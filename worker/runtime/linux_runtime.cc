@@ -55,13 +55,13 @@ int64_t now_unix_ms() {
 
 class LinuxRuntime final : public Runtime {
  public:
-  LinuxRuntime(RuntimeOptions options, CgroupDriverPtr cgroups, SeccompProgram seccomp,
-               UniqueFd init_fd)
+  // Holds no descriptor: a process that forks after making one (the shim fork server) hands
+  // it to children that close what they did not open.
+  LinuxRuntime(RuntimeOptions options, CgroupDriverPtr cgroups, SeccompProgram seccomp)
       : options_(std::move(options)),
         store_(options_.run_dir),
         cgroups_(std::move(cgroups)),
-        seccomp_(std::move(seccomp)),
-        init_fd_(std::move(init_fd)) {}
+        seccomp_(std::move(seccomp)) {}
 
   Result<CreatedContainer> create(const ContainerSpec& spec, const StdioConfig& stdio) override {
     auto made = create_container(spec, stdio);
@@ -113,6 +113,8 @@ class LinuxRuntime final : public Runtime {
     auto detach_stack = ChildStack::make(16 * 1024);
     if (!detach_stack) return std::move(detach_stack).error();
 
+    UniqueFd init_fd(::open(options_.init_path.c_str(), O_PATH | O_CLOEXEC));
+    if (!init_fd) return sys_error("open init binary " + options_.init_path);
     TARMAC_RETURN_IF_ERROR(store_.create(spec.id), "state");
     // Until the container runs, any failure takes down everything made so far.
     CgroupPtr cgroup;
@@ -168,7 +170,7 @@ class LinuxRuntime final : public Runtime {
 
     plan->sync_fd = child_end.get();
     plan->exit_fd = exit_fd.get();
-    plan->init_fd = init_fd_.get();
+    plan->init_fd = init_fd.get();
     for (int i = 0; i < 3; ++i) plan->stdio[i] = io->child[i].get();
     plan->stdio_is_pty = io->is_pty;
     plan->main_stack = main_stack->top();
@@ -238,7 +240,6 @@ class LinuxRuntime final : public Runtime {
   StateStore store_;
   CgroupDriverPtr cgroups_;
   SeccompProgram seccomp_;
-  UniqueFd init_fd_;
 };
 
 }  // namespace
@@ -251,16 +252,16 @@ std::string ExitStatus::describe() const {
 
 Result<RuntimePtr> make_runtime(RuntimeOptions options) {
   if (options.init_path.empty()) options.init_path = default_init_path();
-  UniqueFd init_fd(::open(options.init_path.c_str(), O_PATH | O_CLOEXEC));
-  if (!init_fd) return sys_error("runtime: open init binary " + options.init_path);
+  if (::access(options.init_path.c_str(), X_OK) != 0)
+    return sys_error("runtime: init binary " + options.init_path);
   auto cgroups = detect_cgroup_driver(options.cgroup_root);
   if (!cgroups) return std::move(cgroups).error().wrap("runtime");
   auto seccomp =
       options.seccomp_file.empty() ? build_default_seccomp() : read_seccomp(options.seccomp_file);
   if (!seccomp) return std::move(seccomp).error().wrap("runtime: seccomp profile");
   TARMAC_RETURN_IF_ERROR(fs::make_dirs(options.run_dir, 0700), "runtime: run dir");
-  return RuntimePtr(std::make_unique<LinuxRuntime>(std::move(options), std::move(*cgroups),
-                                                   std::move(*seccomp), std::move(init_fd)));
+  return RuntimePtr(
+      std::make_unique<LinuxRuntime>(std::move(options), std::move(*cgroups), std::move(*seccomp)));
 }
 
 }  // namespace tarmac::runtime

@@ -257,6 +257,37 @@ class Shim {
   std::optional<runtime::ExitStatus> status_;
 };
 
+// The runtime, made by the fork server from its first request's options and inherited by every
+// shim forked after (it holds no descriptor): finding the cgroup hierarchies and reading the
+// seccomp profile cost each fresh shim half a millisecond.
+struct SharedRuntime {
+  runtime::RuntimeOptions options;
+  runtime::RuntimePtr runtime;
+};
+SharedRuntime g_shared;
+
+bool same_options(const runtime::RuntimeOptions& a, const runtime::RuntimeOptions& b) {
+  return a.run_dir == b.run_dir && a.cgroup_root == b.cgroup_root &&
+         a.cgroup_parent == b.cgroup_parent && a.init_path == b.init_path &&
+         a.seccomp_file == b.seccomp_file;
+}
+
+runtime::Runtime* shared_runtime_for(const runtime::RuntimeOptions& options) {
+  return g_shared.runtime && same_options(g_shared.options, options) ? g_shared.runtime.get()
+                                                                     : nullptr;
+}
+
+// In the fork server, once a request is on its way: its options make the shared runtime.
+void learn_runtime(const char* dir) {
+  if (g_shared.runtime) return;
+  auto text = fs::read_file(std::string(dir) + "/" + kRequestFile);
+  if (!text) return;
+  auto request = parse_request(*text);
+  if (!request) return;
+  auto made = runtime::make_runtime(request->runtime);
+  if (made) g_shared = {request->runtime, std::move(*made)};
+}
+
 // What a shim sets up before it knows its process: fd 3 (the report pipe, or a spare's
 // request socket) and nothing else of its parent's, a session of its own, and SIGCHLD taken
 // through a signalfd (returned).
@@ -301,9 +332,15 @@ int shim_run(const char* dir, int signal_fd, int started_fd) {
   auto request = parse_request(*text);
   if (!request) fail(request.error().what());
 
-  auto rt = runtime::make_runtime(request->runtime);
-  if (!rt) fail(rt.error().what());
-  auto container = (*rt)->find(request->container);
+  runtime::RuntimePtr own;
+  runtime::Runtime* rt = shared_runtime_for(request->runtime);
+  if (!rt) {
+    auto made = runtime::make_runtime(request->runtime);
+    if (!made) fail(made.error().what());
+    own = std::move(*made);
+    rt = own.get();
+  }
+  auto container = rt->find(request->container);
   if (!container) fail(container.error().what());
   auto listener = listen_here();
   if (!listener) fail(listener.error().what());
@@ -426,6 +463,7 @@ int fork_server_main(int argc, char** argv) {
       if (!handed) spare = start_spare();
     }
     ::close(report);
+    learn_runtime(dir);
   }
 }
 
