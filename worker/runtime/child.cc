@@ -453,10 +453,12 @@ int run_exec_child_entry(void* raw) {
   g_sync_fd = p.sync_fd;
   ::syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  char go = 0;
-  if (::recv(p.sync_fd, &go, 1, 0) != 1) ::_exit(1);
+  // The namespaces first, while the caller puts us in the container's cgroup; the process
+  // (which inherits it) only after its go.
   for (int i = 0; i < args.ns_count; ++i)
     if (::setns(args.ns_fds[i], 0) != 0) fail("join namespace of container", nullptr, errno);
+  char go = 0;
+  if (::recv(p.sync_fd, &go, 1, 0) != 1) ::_exit(1);
   // VFORK: we go on once the process has exec'd or failed, so only one of us runs at a time
   // in the memory we share with the caller.
   pid_t pid = ::clone(exec_entry, p.main_stack, CLONE_VM | CLONE_VFORK | CLONE_PARENT | SIGCHLD,

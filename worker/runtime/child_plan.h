@@ -106,11 +106,12 @@ struct ExecChildArgs {
   int ns_count = 0;
 };
 
-// Runs in a child cloned with CLONE_VM to start another process in a running container: waits
-// for the parent's go, joins the namespaces, and clones the process as its parent's child
-// (CLONE_PARENT: the caller waits for it directly, no relay in between) into the container's
-// pid namespace, on the plan's main_stack. Once the process has exec'd (or failed, reporting
-// why) it sends the parent the process's host pid and exits. `args` is an ExecChildArgs.
+// Runs in a child cloned with CLONE_VM to start another process in a running container: joins
+// the namespaces, waits for the parent's go (it is in the container's cgroup then), and clones the
+// process as its parent's child (CLONE_PARENT: the caller waits for it directly, no relay in
+// between) into the container's pid namespace, on the plan's main_stack. Once the process has
+// exec'd (or failed, reporting why) it sends the parent the process's host pid and exits. `args` is
+// an ExecChildArgs.
 int run_exec_child_entry(void* args);
 
 }  // namespace tarmac::runtime
