@@ -2,8 +2,10 @@
 // that outlive their clients and the worker itself (kill -9), bad requests.
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
+#include <linux/magic.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -12,6 +14,7 @@
 #include "baggageclaim/client.h"
 #include "baggageclaim/mounts.h"
 #include "common/fs.h"
+#include "common/mountinfo.h"
 #include "tarmac/worker/v1/containers.grpc.pb.h"
 #include "tests/worker_fixture.h"
 
@@ -175,9 +178,23 @@ TEST_F(WorkerServerTest, KillNineMidTaskThenReattach) {
       "i=0; while [ $i -lt 30 ]; do echo tick$i; i=$((i+1)); sleep 0.05; done; exit 4";
   auto first = process(run_message("c3", {"sh", "-c", script}, "task"), {}, 6);
   ASSERT_FALSE(first.exited);
+  // The runtime's state is on the tmpfs the worker mounted; the restarted worker finds it
+  // there and mounts nothing over it.
+  auto state_mounts = [&] {
+    auto mounts = read_mountinfo();
+    int n = 0;
+    for (const MountPoint& m : mounts ? *mounts : std::vector<MountPoint>())
+      n += m.path == work_dir() + "/runtime";
+    return n;
+  };
+  struct statfs sf;
+  ASSERT_EQ(::statfs((work_dir() + "/runtime").c_str(), &sf), 0);
+  EXPECT_EQ(sf.f_type, TMPFS_MAGIC);
+  EXPECT_EQ(state_mounts(), 1);
   stop_worker(SIGKILL);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // output while it is gone
   start_worker();
+  EXPECT_EQ(state_mounts(), 1);
   grpc::Status st;
   auto again = get("c3", &st);
   ASSERT_TRUE(st.ok()) << st.error_message();
@@ -277,6 +294,17 @@ TEST_F(WorkerServerTest, DestroyLeavesNothing) {
   EXPECT_FALSE(fs::exists(dir_.path() + "/work/runtime/c6"));
   EXPECT_FALSE(fs::exists("/sys/fs/cgroup/pids/" + cgroup_parent() + "/c6"));
   EXPECT_EQ(destroy("c6").error_code(), grpc::StatusCode::NOT_FOUND);
+  // Its directory and volume were moved aside at once; their files go in the background.
+  auto empty = [&](const std::string& dir) {
+    for (int i = 0; i < 500; ++i) {
+      auto names = fs::list_dir(dir);
+      if (names && names->empty()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  };
+  EXPECT_TRUE(empty(work_dir() + "/containers.trash"));
+  EXPECT_TRUE(empty(work_dir() + "/volumes/dead"));
 }
 
 // Properties are set, listed by filter, and kept across a restart.
