@@ -424,7 +424,8 @@ int fork_server_main(int argc, char** argv) {
       return 1;
     }
   }
-  // Built once here rather than in every shim we fork (see prepare_state_codec).
+  // Built once here rather than in every shim we fork (see prepare_state_codec; the host's
+  // last capability, read once, is asked for by every exec).
   runtime::prepare_state_codec();
   (void)runtime::host_last_cap();
   ::signal(SIGCHLD, SIG_IGN);
