@@ -115,23 +115,26 @@ Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
 }
 
 Status Store::recover() {
-  for (const char* phase : {"/init", "/dead"}) {
-    auto names = fs::list_dir(context_.root + phase);
-    if (!names.ok()) return std::move(names).error();
-    for (const auto& name : *names)
-      TARMAC_RETURN_IF_ERROR(remove_volume_dir(context_.root + phase + "/" + name),
-                             "remove unfinished volume");
-  }
+  // Half-made volumes go now (a create of the same handle would meet them in init/); what a
+  // stop left in dead/ goes in the background, as any destroyed volume does.
+  auto unfinished = fs::list_dir(context_.root + "/init");
+  if (!unfinished.ok()) return std::move(unfinished).error();
+  for (const auto& name : *unfinished)
+    TARMAC_RETURN_IF_ERROR(remove_volume_dir(context_.root + "/init/" + name),
+                           "remove unfinished volume");
+  auto dead = fs::list_dir(context_.root + "/dead");
+  if (!dead.ok()) return std::move(dead).error();
+  for (const auto& name : *dead) remover_.add(context_.root + "/dead/" + name);
   auto names = fs::list_dir(context_.root + "/live");
   if (!names.ok()) return std::move(names).error();
   for (const auto& handle : *names) {
     if (auto s = recover_volume(handle); !s.ok()) {
       // A volume that cannot come back is removed whole rather than served half.
       spdlog::error("volume store: removing volume {}: {}", handle, s.error().what());
-      std::string dead = context_.root + "/dead/" + handle;
+      std::string dead = context_.root + "/dead/" + handle + "." + new_uuid();
       if (::rename(context_.live_dir(handle).c_str(), dead.c_str()) != 0)
         return sys_error("remove broken volume " + handle);
-      TARMAC_RETURN_IF_ERROR(remove_volume_dir(dead), "remove broken volume " + handle);
+      remover_.add(dead);
     }
   }
   return ok_status();

@@ -34,8 +34,9 @@ struct StoreOptions {
 // children (the ATC's GC removes leaves first; destroy_many orders a batch that way).
 class Store {
  public:
-  // Opens (creating) the root and recovers it: removes what init/ and dead/ hold, mounts
-  // live volumes that are not mounted (after a reboot), removes streams a crash left.
+  // Opens (creating) the root and recovers it: removes what init/ and (in the background)
+  // dead/ hold, mounts live volumes that are not mounted (after a reboot), removes streams a
+  // crash left.
   static Result<std::unique_ptr<Store>> open(const StoreOptions& options);
   ~Store();
 

@@ -308,6 +308,7 @@ TEST_P(StoreTest, RestartRemovesUnfinishedVolumesAndKeepsLiveOnes) {
   write(root_ + "/volumes/live/garbled/meta.json", "{not json");
   open();
   EXPECT_FALSE(fs::exists(root_ + "/volumes/init/half"));
+  store_->finish_removals();
   EXPECT_FALSE(fs::exists(root_ + "/volumes/dead/gone"));
   EXPECT_FALSE(fs::exists(root_ + "/volumes/live/garbled"));
   ASSERT_EQ(store_->list().size(), 1u);
