@@ -142,15 +142,17 @@ TEST_F(EngineTest, WatchAndGcAfterTheBuild) {
   EXPECT_EQ(run_host(fly_in(home) + "-t ci watch -b " + std::to_string(id) + " 2>&1", &out), 1);
   EXPECT_EQ(out, "selected worker: w1\ninitializing\nwatched\nfailed\n");
 
-  auto handles = pool_->query("SELECT handle FROM containers WHERE build_id = $1", id);
-  ASSERT_TRUE(handles.ok() && handles->size() == 1);
-  std::string handle = (*handles)[0].str("handle");
+  // Collected (with no grace period, maybe before the watch above ended): no container of
+  // the build in the database or on the worker, no container volume left.
   bool gone = false;
   for (int i = 0; i < 200 && !gone; ++i) {
-    grpc::Status s;
-    get(handle, &s);
-    auto rows = pool_->query("SELECT 1 FROM volumes WHERE type = 'container'");
-    gone = s.error_code() == grpc::StatusCode::NOT_FOUND && rows.ok() && rows->empty();
+    auto rows = pool_->query("SELECT 1 FROM containers WHERE build_id = $1", id);
+    auto vols = pool_->query("SELECT 1 FROM volumes WHERE type = 'container'");
+    grpc::ClientContext ctx;
+    v1::ListContainersResponse held;
+    grpc::Status listed = containers_->List(&ctx, v1::ListContainersRequest(), &held);
+    gone = rows.ok() && rows->empty() && vols.ok() && vols->empty() && listed.ok() &&
+           held.containers_size() == 0;
     if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   EXPECT_TRUE(gone) << web_->log();

@@ -88,8 +88,13 @@ Status WorkerImpl::drain(DrainMode mode, std::chrono::milliseconds timeout,
   for (auto& [h, why] : store_->destroy_many(volumes))
     spdlog::error("retire: volume {}: {}", h, why);
   (void)fs::remove_all(work_dir_ + "/runtime/seccomp.bpf");
-  // The state's tmpfs (see mount_state_tmpfs) holds nothing now.
-  (void)::umount2((work_dir_ + "/runtime").c_str(), MNT_DETACH);
+  // The state's tmpfs (see mount_state_tmpfs) goes only empty: a container whose destroy
+  // failed keeps its state there, for the next start to find and destroy.
+  if (auto left = fs::list_dir(work_dir_ + "/runtime"); left && left->empty())
+    (void)::umount2((work_dir_ + "/runtime").c_str(), MNT_DETACH);
+  else
+    spdlog::warn("retire: container state left in {}; kept for the next start",
+                 work_dir_ + "/runtime");
   spdlog::info("worker: retired");
   return {};
 }

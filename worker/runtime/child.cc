@@ -417,13 +417,18 @@ int main_entry(void* plan) {
   const ChildPlan& p = *static_cast<const ChildPlan*>(plan);
   // Init failing midway must take us along; if it already died, there is no gate to wait for.
   die_with_parent(p);
+  raw_syscall(SYS_close, p.init_ready[1]);  // init's: EOF on ours then means it died
   StepError err;
   bool ready = (!p.new_net || bring_up_loopback(err)) && prepare_process(p, err);
   die_with_parent(p);
   while (__atomic_load_n(&p.main_gate, __ATOMIC_ACQUIRE) == 0)
     raw_syscall(SYS_futex, reinterpret_cast<long>(&p.main_gate), FUTEX_WAIT, 0, 0);
-  while (__atomic_load_n(&p.init_exec_pending, __ATOMIC_ACQUIRE) != 0)
-    raw_syscall(SYS_futex, reinterpret_cast<long>(&p.init_exec_pending), FUTEX_WAIT, 1, 0);
+  char up = 0;
+  long got;
+  while ((got = raw_syscall(SYS_read, p.init_ready[0], reinterpret_cast<long>(&up), 1)) == -EINTR) {
+  }
+  if (got != 1) raw_syscall(SYS_exit_group, 1);
+  raw_syscall(SYS_close, p.init_ready[0]);
   raw_syscall(SYS_prctl, PR_SET_PDEATHSIG, 0);
   if (!ready) fail(err.step, err.path, err.errnum, 127);
   exec_prepared(p);
@@ -455,8 +460,10 @@ int run_exec_child_entry(void* raw) {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   // The namespaces first, while the caller puts us in the container's cgroup; the process
   // (which inherits it) only after its go.
+  // Raw: the caller, sharing our errno, works on the cgroup meanwhile.
   for (int i = 0; i < args.ns_count; ++i)
-    if (::setns(args.ns_fds[i], 0) != 0) fail("join namespace of container", nullptr, errno);
+    if (long r = raw_syscall(SYS_setns, args.ns_fds[i], 0); r < 0)
+      fail("join namespace of container", nullptr, static_cast<int>(-r));
   char go = 0;
   if (::recv(p.sync_fd, &go, 1, 0) != 1) ::_exit(1);
   // VFORK: we go on once the process has exec'd or failed, so only one of us runs at a time
@@ -502,8 +509,10 @@ int run_exec_child_entry(void* raw) {
   pid_t main_pid = 0;
   if (p.has_main) {
     p.main_parent = raw_syscall(SYS_getpid);
+    if (::pipe2(p.init_ready, O_CLOEXEC) != 0) fail("pipe for main process", nullptr, errno);
     main_pid = ::clone(main_entry, p.main_stack, CLONE_VM | SIGCHLD, const_cast<ChildPlan*>(&p));
     if (main_pid < 0) fail("start main process", nullptr, errno);
+    ::close(p.init_ready[0]);
   }
 
   // The main process brings up the loopback beside our mount work; without one, we do.
@@ -523,10 +532,15 @@ int run_exec_child_entry(void* raw) {
   // main process has its own descriptors: it must never see that file).
   for (int i = 0; i < 3; ++i) ::dup2(null_fd, i);
   if (::fcntl(p.exit_fd, F_SETFD, 0) != 0) fail("keep exit file", nullptr, errno);
-  Text pid_arg, fd_arg;
+  Text pid_arg, fd_arg, ready_arg;
   pid_arg.add(static_cast<long>(main_pid));
   fd_arg.add(static_cast<long>(p.exit_fd));
-  const char* argv[] = {"tarmac-init", pid_arg.c_str(), fd_arg.c_str(), nullptr};
+  const char* argv[] = {"tarmac-init", pid_arg.c_str(), fd_arg.c_str(), nullptr, nullptr};
+  if (p.has_main) {
+    if (::fcntl(p.init_ready[1], F_SETFD, 0) != 0) fail("keep ready pipe", nullptr, errno);
+    ready_arg.add(static_cast<long>(p.init_ready[1]));
+    argv[3] = ready_arg.c_str();
+  }
   const char* envp[] = {nullptr};
   // The caller may signal the container as soon as create() returns, which is before init has
   // installed its handlers; a pid-namespace init drops unhandled signals unless they are
@@ -534,8 +548,6 @@ int run_exec_child_entry(void* raw) {
   sigset_t all;
   sigfillset(&all);
   ::sigprocmask(SIG_BLOCK, &all, nullptr);
-  // The kernel clears the word and wakes the main process once the exec has left our memory.
-  raw_syscall(SYS_set_tid_address, reinterpret_cast<long>(&p.init_exec_pending));
   ::syscall(SYS_execveat, p.init_fd, "", argv, envp, AT_EMPTY_PATH);
   int err = errno;
   if (main_pid > 0) ::kill(main_pid, SIGKILL);

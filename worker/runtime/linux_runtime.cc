@@ -19,6 +19,7 @@
 #include "worker/runtime/linux_container.h"
 #include "worker/runtime/plan_builder.h"
 #include "worker/runtime/proc.h"
+#include "worker/runtime/raw_syscall.h"
 #include "worker/runtime/runtime.h"
 #include "worker/runtime/spawn.h"
 #include "worker/runtime/stdio.h"
@@ -45,6 +46,11 @@ std::string id_map_text(const std::vector<IdMap>& maps) {
     text += std::to_string(m.container_id) + " " + std::to_string(m.host_id) + " " +
             std::to_string(m.size) + "\n";
   return text;
+}
+
+long raw_recv(int fd, void* buf, size_t len) {
+  return raw_syscall(SYS_recvfrom, fd, reinterpret_cast<long>(buf), static_cast<long>(len), 0, 0,
+                     0);
 }
 
 int64_t now_unix_ms() {
@@ -204,19 +210,20 @@ class LinuxRuntime final : public Runtime {
     if (::send(parent_end.get(), &go, 1, MSG_NOSIGNAL) != 1) return sys_error("start child");
 
     // EOF once init and the main process have both exec'd; a ChildError if a step failed.
+    // Raw receives: the children share this thread's errno and write it meanwhile.
     ChildError err;
-    ssize_t n;
-    while ((n = ::recv(parent_end.get(), &err, sizeof err, 0)) < 0 && errno == EINTR) {
+    long n;
+    while ((n = raw_recv(parent_end.get(), &err, sizeof err)) == -EINTR) {
     }
-    if (n < 0) return sys_error("read child status");
+    if (n < 0) return Error("read child status", static_cast<int>(-n));
     if (n > 0) {
       err.step[sizeof err.step - 1] = 0;
       // The one that failed exits; wait until nothing runs on the stacks any more (the
       // descriptor closes at exec or exit) before the cleanup unmaps them.
       char rest[sizeof err];
-      ssize_t r;
-      do r = ::recv(parent_end.get(), rest, sizeof rest, 0);
-      while (r > 0 || (r < 0 && errno == EINTR));
+      long r;
+      do r = raw_recv(parent_end.get(), rest, sizeof rest);
+      while (r > 0 || r == -EINTR);
       return Error(err.step, err.errnum);
     }
 

@@ -2,9 +2,11 @@
 // every zombie, and when the main process ends writes how into the container's exit file (an
 // fd the runtime passed in, the only host file it can reach) and exits with the same code.
 //
-// usage: tarmac-init MAIN_PID EXIT_FD
-// MAIN_PID 0: no main process. Init holds the container alone until a signal that would end
-// a process by default, which it records as its own end (processes come in by exec).
+// usage: tarmac-init MAIN_PID EXIT_FD [READY_FD]
+// READY_FD: a pipe the main process waits on; one byte there says init runs as itself (no
+// longer in its creator's memory), and the main process may exec. MAIN_PID 0: no main process. Init
+// holds the container alone until a signal that would end a process by default, which it records as
+// its own end (processes come in by exec).
 //
 // Freestanding (no libc, raw syscalls, its own _start): a static glibc costs every container
 // ~0.8 ms of start-up page faults on small VMs and ~80 KiB resident; this costs neither.
@@ -97,9 +99,16 @@ bool ends_by_default(int sig) {
 }
 
 int run(int argc, char** argv) {
-  long main_pid = 0, exit_fd = 0;
-  if (argc != 3 || !parse_int(argv[1], main_pid) || !parse_int(argv[2], exit_fd)) return 111;
+  long main_pid = 0, exit_fd = 0, ready_fd = -1;
+  if (argc < 3 || argc > 4 || !parse_int(argv[1], main_pid) || !parse_int(argv[2], exit_fd) ||
+      (argc == 4 && !parse_int(argv[3], ready_fd)))
+    return 111;
   if (main_pid < 0 || exit_fd < 3) return 111;
+  if (ready_fd >= 3) {
+    char byte = 'r';
+    raw_syscall(SYS_write, ready_fd, reinterpret_cast<long>(&byte), 1);
+    raw_syscall(SYS_close, ready_fd);
+  }
 
   // Nobody in the container may ptrace us to reach exit_fd.
   raw_syscall(SYS_prctl, PR_SET_DUMPABLE, 0);
