@@ -509,7 +509,8 @@ int run_exec_child_entry(void* raw) {
   pid_t main_pid = 0;
   if (p.has_main) {
     p.main_parent = raw_syscall(SYS_getpid);
-    if (::pipe2(p.init_ready, O_CLOEXEC) != 0) fail("pipe for main process", nullptr, errno);
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p.init_ready) != 0)
+      fail("socketpair for main process", nullptr, errno);
     main_pid = ::clone(main_entry, p.main_stack, CLONE_VM | SIGCHLD, const_cast<ChildPlan*>(&p));
     if (main_pid < 0) fail("start main process", nullptr, errno);
     ::close(p.init_ready[0]);

@@ -45,8 +45,8 @@ struct ChildPlan {
   // the memory it shares with init; `main_parent` is init's pid as it sees it.
   mutable uint32_t main_gate = 0;
   mutable long main_parent = 0;
-  // A pipe init makes before it clones the main process: tarmac-init writes a byte to it once
-  // it runs as itself. The main process execs only after, so that nothing of the container
+  // A socket pair init makes before it clones the main process: tarmac-init writes a byte to it
+  // once it runs as itself. The main process execs only after, so that nothing of the container
   // ever runs while its pid 1 still shares our memory (its /proc/1 would show our command
   // line, environment, memory); EOF without the byte means init died, and so does it.
   mutable int init_ready[2] = {-1, -1};

@@ -3,7 +3,7 @@
 // fd the runtime passed in, the only host file it can reach) and exits with the same code.
 //
 // usage: tarmac-init MAIN_PID EXIT_FD [READY_FD]
-// READY_FD: a pipe the main process waits on; one byte there says init runs as itself (no
+// READY_FD: a socket the main process waits on; one byte there says init runs as itself (no
 // longer in its creator's memory), and the main process may exec. MAIN_PID 0: no main process. Init
 // holds the container alone until a signal that would end a process by default, which it records as
 // its own end (processes come in by exec).
@@ -43,6 +43,7 @@ struct KernelSigaction {
 };
 
 constexpr unsigned long kAllSignals = ~0UL;
+constexpr long kMsgNoSignal = 0x4000;  // MSG_NOSIGNAL, the same on every Linux architecture
 constexpr int kSigsetSize = sizeof(unsigned long);
 
 extern "C" void tarmac_init_restorer();
@@ -106,7 +107,9 @@ int run(int argc, char** argv) {
   if (main_pid < 0 || exit_fd < 3) return 111;
   if (ready_fd >= 3) {
     char byte = 'r';
-    raw_syscall(SYS_write, ready_fd, reinterpret_cast<long>(&byte), 1);
+    // A socket, sent to without SIGPIPE: a main process already gone must not have us
+    // forward a signal of our own making.
+    raw_syscall(SYS_sendto, ready_fd, reinterpret_cast<long>(&byte), 1, kMsgNoSignal, 0, 0);
     raw_syscall(SYS_close, ready_fd);
   }
 
