@@ -2,7 +2,6 @@
 // possibly multi-threaded parent, so it uses raw syscalls only: no allocation, no locks, no
 // stdio. Each failure is reported to the parent as a ChildError naming the step and path.
 #include <fcntl.h>
-#include <grp.h>
 #include <linux/futex.h>
 #include <linux/mount.h>
 #include <linux/openat2.h>
@@ -322,23 +321,11 @@ void build_filesystem(const ChildPlan& p) {
   if (p.rootfs_readonly) remount("/", "/", MS_RDONLY);
 }
 
-// The kernel's struct sigaction, for a raw rt_sigaction.
-struct KernelSigaction {
-  void (*handler)(int);
-  unsigned long flags;
-  void (*restorer)();
-  unsigned long mask;
-};
-
 // Everything of the process's set-up that does not need its filesystem, in raw syscalls: for
-// the main process it runs beside init's mount work, before the gate. The caller may block or
-// ignore signals (a daemon's signal thread, SIGPIPE); the process starts from the defaults a
-// shell would give it (unblocked at its exec).
+// the main process it runs beside init's mount work, before the gate. Its handlers are the
+// defaults already (its creator reset them, see reset_signal_handlers); the caller's blocked
+// signals are unblocked at its exec.
 bool prepare_process(const ChildPlan& p, StepError& e) {
-  KernelSigaction dfl = {};
-  for (int sig = 1; sig <= 64; ++sig)
-    if (sig != SIGKILL && sig != SIGSTOP)
-      raw_syscall(SYS_rt_sigaction, sig, reinterpret_cast<long>(&dfl), 0, sizeof dfl.mask);
   if (failed(raw_syscall(SYS_setsid), e, "setsid")) return false;
   // Duplicated above 2 first so that putting them on 0..2 never clobbers a source.
   long fds[3];

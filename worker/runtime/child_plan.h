@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "common/result.h"
 #include "worker/runtime/capabilities.h"
 #include "worker/runtime/seccomp.h"
 #include "worker/runtime/spec.h"
@@ -91,6 +92,11 @@ struct ChildPlan {
 struct ChildError {
   int errnum = 0;
   char step[400] = {};
+
+  Error to_error() {
+    step[sizeof step - 1] = 0;  // whatever came over the socket
+    return Error(step, errnum);
+  }
 };
 
 // Runs in the child after clone(2): waits for the parent's go, builds the container's

@@ -127,10 +127,8 @@ Status LinuxContainer::destroy() {
   auto ended = wait_init(std::chrono::seconds(10));
   if (!ended) return std::move(ended).error().wrap("destroy");
   if (!*ended) return Error("destroy container " + id() + ": init did not die after SIGKILL");
-  if (cgroup_) {
-    TARMAC_RETURN_IF_ERROR(cgroup_->kill_all(), "destroy container " + id());
-    TARMAC_RETURN_IF_ERROR(cgroup_->destroy(), "destroy container " + id());
-  }
+  // kill_everything swept the cgroup already.
+  if (cgroup_) TARMAC_RETURN_IF_ERROR(cgroup_->destroy(), "destroy container " + id());
   TARMAC_RETURN_IF_ERROR(store_.remove(id()), "destroy container " + id());
   return {};
 }

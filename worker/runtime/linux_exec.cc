@@ -146,18 +146,12 @@ Result<ExecutedProcessPtr> exec_in_container(const v1::ContainerState& state, Cg
   if (waiter < 0) return sys_error(where + ": clone");
   child_end.reset();
   for (auto& fd : io->child) fd.reset();
-  // Raw receives: the helper and the process share this thread's errno and write it.
-  auto receive = [&](ChildError& err, int flags) {
-    return raw_syscall(SYS_recvfrom, parent_end.get(), reinterpret_cast<long>(&err), sizeof err,
-                       flags, 0, 0);
-  };
+  // Raw receives (raw_recv): the helper and the process share this thread's errno.
   auto give_up = [&](Error e) -> Result<ExecutedProcessPtr> {
     // The helper may have failed first (joining a namespace), which is then the reason.
     ChildError err;
-    if (receive(err, MSG_DONTWAIT) == static_cast<long>(sizeof err)) {
-      err.step[sizeof err.step - 1] = 0;
-      e = Error(err.step, err.errnum);
-    }
+    if (raw_recv(parent_end.get(), &err, sizeof err, MSG_DONTWAIT) == static_cast<long>(sizeof err))
+      e = err.to_error();
     ::kill(waiter, SIGKILL);
     ::waitpid(waiter, nullptr, 0);
     return std::move(e).wrap(where);
@@ -175,15 +169,14 @@ Result<ExecutedProcessPtr> exec_in_container(const v1::ContainerState& state, Cg
   std::optional<Error> failed;
   for (;;) {
     ChildError err;
-    long n = receive(err, 0);
+    long n = raw_recv(parent_end.get(), &err, sizeof err);
     if (n == -EINTR) continue;
     if (n < 0) return give_up(Error("read child status", static_cast<int>(-n)));
     if (n == 0) break;
     if (n == static_cast<long>(sizeof pid)) {
       std::memcpy(&pid, &err, sizeof pid);
     } else if (n == static_cast<long>(sizeof err) && !failed) {
-      err.step[sizeof err.step - 1] = 0;
-      failed = Error(err.step, err.errnum);
+      failed = err.to_error();
     }
   }
   while (::waitpid(waiter, nullptr, 0) < 0 && errno == EINTR) {

@@ -48,11 +48,6 @@ std::string id_map_text(const std::vector<IdMap>& maps) {
   return text;
 }
 
-long raw_recv(int fd, void* buf, size_t len) {
-  return raw_syscall(SYS_recvfrom, fd, reinterpret_cast<long>(buf), static_cast<long>(len), 0, 0,
-                     0);
-}
-
 int64_t now_unix_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -114,7 +109,9 @@ class LinuxRuntime final : public Runtime {
     // they go only after the cleanup below has killed whatever still runs.
     auto child_stack = ChildStack::make();
     if (!child_stack) return std::move(child_stack).error();
-    auto main_stack = ChildStack::make();
+    // No main process (the worker's containers): no stack for it.
+    Result<ChildStack> main_stack = ChildStack();
+    if (plan->has_main) main_stack = ChildStack::make();
     if (!main_stack) return std::move(main_stack).error();
     auto detach_stack = ChildStack::make(16 * 1024);
     if (!detach_stack) return std::move(detach_stack).error();
@@ -217,14 +214,13 @@ class LinuxRuntime final : public Runtime {
     }
     if (n < 0) return Error("read child status", static_cast<int>(-n));
     if (n > 0) {
-      err.step[sizeof err.step - 1] = 0;
       // The one that failed exits; wait until nothing runs on the stacks any more (the
       // descriptor closes at exec or exit) before the cleanup unmaps them.
       char rest[sizeof err];
       long r;
       do r = raw_recv(parent_end.get(), rest, sizeof rest);
       while (r > 0 || r == -EINTR);
-      return Error(err.step, err.errnum);
+      return err.to_error();
     }
 
     auto st = read_proc_stat(child);

@@ -42,4 +42,19 @@ inline long raw_syscall(long n, long a1 = 0, long a2 = 0, long a3 = 0, long a4 =
 #endif
 }
 
+// recv(2) as a raw system call: the result, or -errno.
+inline long raw_recv(int fd, void* buf, unsigned long len, int flags = 0) {
+  return raw_syscall(SYS_recvfrom, fd, reinterpret_cast<long>(buf), static_cast<long>(len), flags,
+                     0, 0);
+}
+
+// The kernel's struct sigaction, for a raw rt_sigaction (x86_64 and arm64 alike with
+// SA_RESTORER).
+struct KernelSigaction {
+  void (*handler)(int);
+  unsigned long flags;
+  void (*restorer)();
+  unsigned long mask;
+};
+
 }  // namespace tarmac::runtime

@@ -5,6 +5,8 @@
 
 #include <utility>
 
+#include "worker/runtime/raw_syscall.h"
+
 namespace tarmac::runtime {
 
 Result<ChildStack> ChildStack::make(size_t size) {
@@ -46,12 +48,11 @@ SignalsBlocked::SignalsBlocked() {
 SignalsBlocked::~SignalsBlocked() { ::pthread_sigmask(SIG_SETMASK, &old_, nullptr); }
 
 void reset_signal_handlers() {
-  struct sigaction dfl = {};
-  dfl.sa_handler = SIG_DFL;
-  for (int sig = 1; sig < NSIG; ++sig) {
-    if (sig == SIGKILL || sig == SIGSTOP) continue;
-    ::sigaction(sig, &dfl, nullptr);
-  }
+  // Raw: errno is the creator's, and glibc's sigaction refuses its own signals (32, 33).
+  KernelSigaction dfl = {};
+  for (int sig = 1; sig <= 64; ++sig)
+    if (sig != SIGKILL && sig != SIGSTOP)
+      raw_syscall(SYS_rt_sigaction, sig, reinterpret_cast<long>(&dfl), 0, sizeof dfl.mask);
 }
 
 }  // namespace tarmac::runtime

@@ -17,6 +17,7 @@
 
 #include "worker/runtime/raw_syscall.h"
 
+using tarmac::runtime::KernelSigaction;
 using tarmac::runtime::raw_syscall;
 
 // The compiler may call these for struct copies and zeroing even without a libc.
@@ -33,14 +34,6 @@ extern "C" void* memcpy(void* d, const void* s, unsigned long n) {
 }
 
 namespace {
-
-// The kernel's struct sigaction (x86_64 and arm64 alike with SA_RESTORER).
-struct KernelSigaction {
-  void (*handler)(int);
-  unsigned long flags;
-  void (*restorer)();
-  unsigned long mask;
-};
 
 constexpr unsigned long kAllSignals = ~0UL;
 constexpr long kMsgNoSignal = 0x4000;  // MSG_NOSIGNAL, the same on every Linux architecture
