@@ -3,15 +3,15 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 
+#include "baggageclaim/mounts.h"
 #include "common/fs.h"
-#include "common/mountinfo.h"
 
 namespace tarmac {
 
 Result<StateDir> mount_state_tmpfs(const std::string& dir) {
   TARMAC_RETURN_IF_ERROR(fs::make_dirs(dir, 0700), "state dir");
-  auto point = find_mount_point(dir);
-  if (!point) return std::move(point).error().wrap("state dir " + dir);
+  auto point = baggageclaim::is_mount_point(dir);
+  if (!point) return std::move(point).error().wrap("state dir");
   if (*point) return StateDir::kAlreadyMounted;
   auto names = fs::list_dir(dir);
   if (!names) return std::move(names).error().wrap("state dir");

@@ -4,7 +4,6 @@
 #include <limits.h>
 #include <spdlog/spdlog.h>
 #include <sys/file.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,6 +11,7 @@
 #include <chrono>
 #include <thread>
 
+#include "baggageclaim/mounts.h"
 #include "baggageclaim/service.h"
 #include "baggageclaim/store.h"
 #include "common/fs.h"
@@ -91,7 +91,7 @@ Status WorkerImpl::drain(DrainMode mode, std::chrono::milliseconds timeout,
   // The state's tmpfs (see mount_state_tmpfs) goes only empty: a container whose destroy
   // failed keeps its state there, for the next start to find and destroy.
   if (auto left = fs::list_dir(work_dir_ + "/runtime"); left && left->empty())
-    (void)::umount2((work_dir_ + "/runtime").c_str(), MNT_DETACH);
+    (void)baggageclaim::unmount(work_dir_ + "/runtime");
   else
     spdlog::warn("retire: container state left in {}; kept for the next start",
                  work_dir_ + "/runtime");

@@ -110,6 +110,8 @@ struct RuntimeOptions {
   std::string init_path;
   // The compiled default seccomp profile (write_default_seccomp); empty = compile it here.
   std::string seccomp_file;
+
+  bool operator==(const RuntimeOptions&) const = default;
 };
 
 // Creates and finds containers. One per process is enough; it is safe to call from any

@@ -12,7 +12,6 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -266,15 +265,8 @@ struct SharedRuntime {
 };
 SharedRuntime g_shared;
 
-bool same_options(const runtime::RuntimeOptions& a, const runtime::RuntimeOptions& b) {
-  return a.run_dir == b.run_dir && a.cgroup_root == b.cgroup_root &&
-         a.cgroup_parent == b.cgroup_parent && a.init_path == b.init_path &&
-         a.seccomp_file == b.seccomp_file;
-}
-
 runtime::Runtime* shared_runtime_for(const runtime::RuntimeOptions& options) {
-  return g_shared.runtime && same_options(g_shared.options, options) ? g_shared.runtime.get()
-                                                                     : nullptr;
+  return g_shared.runtime && g_shared.options == options ? g_shared.runtime.get() : nullptr;
 }
 
 // In the fork server, once a request is on its way: its options make the shared runtime.
