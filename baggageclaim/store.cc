@@ -122,19 +122,16 @@ Status Store::recover() {
   for (const auto& name : *unfinished)
     TARMAC_RETURN_IF_ERROR(remove_volume_dir(context_.root + "/init/" + name),
                            "remove unfinished volume");
-  auto dead = fs::list_dir(context_.root + "/dead");
-  if (!dead.ok()) return std::move(dead).error();
-  for (const auto& name : *dead) remover_.add(context_.root + "/dead/" + name);
+  remover_.sweep(context_.root + "/dead");
   auto names = fs::list_dir(context_.root + "/live");
   if (!names.ok()) return std::move(names).error();
   for (const auto& handle : *names) {
     if (auto s = recover_volume(handle); !s.ok()) {
       // A volume that cannot come back is removed whole rather than served half.
       spdlog::error("volume store: removing volume {}: {}", handle, s.error().what());
-      std::string dead = context_.root + "/dead/" + handle + "." + new_uuid();
-      if (::rename(context_.live_dir(handle).c_str(), dead.c_str()) != 0)
-        return sys_error("remove broken volume " + handle);
-      remover_.add(dead);
+      TARMAC_RETURN_IF_ERROR(
+          remover_.take(context_.live_dir(handle), context_.root + "/dead", handle),
+          "remove broken volume " + handle);
     }
   }
   return ok_status();
@@ -369,23 +366,16 @@ Status Store::destroy(const std::string& handle) {
 
 Status Store::destroy_entry(const std::string& handle, const std::shared_ptr<Entry>& entry) {
   std::unique_lock io(entry->io_mu);
-  const std::string live = entry->record.dir;
-  // Unique: the same handle may be destroyed again before the remover is done with this one.
-  const std::string dead = context_.root + "/dead/" + handle + "." + new_uuid();
   // Moved with its mount still in it (a detach waits for an RCU grace period, a millisecond or
   // more): the remover unmounts it with everything else under dead/.
-  Status s;
-  if (::rename(live.c_str(), dead.c_str()) != 0) s = sys_error("move " + live + " to " + dead);
+  Status s = remover_.take(entry->record.dir, context_.root + "/dead", handle);
   if (!s.ok()) {
     std::lock_guard lock(mu_);
     entry->state = Entry::State::kLive;
     return std::move(s).error().wrap("destroy volume \"" + handle + "\"");
   }
-  {
-    std::lock_guard lock(mu_);
-    entries_.erase(handle);
-  }
-  remover_.add(dead);
+  std::lock_guard lock(mu_);
+  entries_.erase(handle);
   return ok_status();
 }
 

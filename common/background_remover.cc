@@ -1,5 +1,10 @@
 #include "common/background_remover.h"
 
+#include <cstdio>
+
+#include "common/fs.h"
+#include "common/uuid.h"
+
 namespace tarmac {
 
 BackgroundRemover::BackgroundRemover(std::function<void(const std::string&)> remove)
@@ -20,6 +25,19 @@ void BackgroundRemover::add(std::string path) {
     queue_.push_back(std::move(path));
   }
   cv_.notify_all();
+}
+
+Status BackgroundRemover::take(const std::string& path, const std::string& dir,
+                               const std::string& name) {
+  std::string moved = dir + "/" + name + "." + new_uuid();
+  if (::rename(path.c_str(), moved.c_str()) != 0) return sys_error("move " + path + " to " + moved);
+  add(std::move(moved));
+  return {};
+}
+
+void BackgroundRemover::sweep(const std::string& dir) {
+  if (auto names = fs::list_dir(dir); names)
+    for (const std::string& name : *names) add(dir + "/" + name);
 }
 
 void BackgroundRemover::drain() {

@@ -7,6 +7,8 @@
 #include <string>
 #include <thread>
 
+#include "common/result.h"
+
 namespace tarmac {
 
 // Removes what a destroy gave up, in the background. The destroy moves it out of the way
@@ -23,6 +25,12 @@ class BackgroundRemover {
   BackgroundRemover& operator=(const BackgroundRemover&) = delete;
 
   void add(std::string path);
+  // Moves `path` into `dir` as `name`.<uuid> (unique: the same name may come again before the
+  // first is removed) and queues it there: gone for every caller with one rename. The
+  // rename's error (ENOENT when there is nothing at `path`) if it fails.
+  Status take(const std::string& path, const std::string& dir, const std::string& name);
+  // Queues everything `dir` holds: what a stop or a crash left there.
+  void sweep(const std::string& dir);
   // Until everything added so far is removed.
   void drain();
 

@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <thread>
 
 #include "common/fs.h"
@@ -64,9 +63,7 @@ Result<std::unique_ptr<ContainerManager>> ContainerManager::open(ManagerOptions 
   std::unique_ptr<ContainerManager> m(
       new ContainerManager(std::move(options), volumes, std::move(*rt)));
   TARMAC_RETURN_IF_ERROR(m->recover(), "containers: recover");
-  // What a worker that stopped midway had not removed yet.
-  if (auto left = fs::list_dir(m->trash_dir()); left)
-    for (const std::string& name : *left) m->remover_.add(m->trash_dir() + "/" + name);
+  m->remover_.sweep(m->trash_dir());  // what a worker that stopped midway had not removed
   return m;
 }
 
@@ -147,14 +144,10 @@ Status ContainerManager::remove_remains(const std::string& handle,
       }
     }
   }
-  // Gone for every caller with one rename; its files are removed in the background. Unique:
-  // the same handle may come and go again before the remover is done with this one.
-  std::string gone = trash_dir() + "/" + handle + "." + new_uuid();
-  if (::rename(dir_of(handle).c_str(), gone.c_str()) == 0) {
-    remover_.add(gone);
-  } else if (errno != ENOENT) {
-    spdlog::warn("container {}: move {} to {}: {}", handle, dir_of(handle), gone,
-                 std::strerror(errno));
+  // Gone for every caller with one rename; its files are removed in the background.
+  if (auto moved = remover_.take(dir_of(handle), trash_dir(), handle);
+      !moved.ok() && moved.error().errnum() != ENOENT) {
+    spdlog::warn("container {}: {}", handle, moved.error().what());
     if (auto s = fs::remove_all(dir_of(handle)); !s.ok())
       spdlog::error("container {}: remove state: {}", handle, s.error().what());
   }
