@@ -442,8 +442,9 @@ class ServerImpl final : public Server {
     }
     std::thread([this, job, req = std::move(req)]() mutable {
       job->resp = dispatch(req);
-      req.body_stream->abandon(Error("the handler has answered"));
+      // Done first: the abandon wakes the coroutine below, which then finds the answer.
       job->done = true;
+      req.body_stream->abandon(Error("the handler has answered"));
       std::lock_guard lock(handlers_mu_);
       --handlers_;
       handlers_done_.notify_all();
@@ -452,7 +453,6 @@ class ServerImpl final : public Server {
     http::request_parser<http::buffer_body> body{std::move(head)};
     body.body_limit(std::numeric_limits<std::uint64_t>::max());
     std::vector<char> buf(256 * 1024);
-    net::steady_timer wait(co_await net::this_coro::executor);
     PipeWait room(pipe, co_await net::this_coro::executor);
     boost::system::error_code ec;
     while (!body.is_done() && !job->done) {
@@ -476,10 +476,7 @@ class ServerImpl final : public Server {
     whole_body = !ec && body.is_done();
     if (whole_body) pipe->close();
     beast::get_lowest_layer(stream).expires_never();
-    while (!job->done) {
-      wait.expires_after(std::chrono::milliseconds(2));
-      co_await wait.async_wait(net::redirect_error(net::use_awaitable, ec));
-    }
+    while (!job->done) co_await room.changed();
     co_return std::move(job->resp);
   }
 
