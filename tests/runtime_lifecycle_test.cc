@@ -120,15 +120,22 @@ TEST_F(RuntimeTest, HalfCreatedContainerOnlyRemovedWhenCreatorIsDead) {
   EXPECT_FALSE(fs::exists(dir));
 }
 
+// A create that failed: an error naming `what` with `errnum`, and no state or cgroup left.
+void expect_failed_leaving_nothing(const Result<runtime::CreatedContainer>& made,
+                                   const std::string& what, int errnum,
+                                   const std::string& state_dir, const std::string& id) {
+  ASSERT_FALSE(made.ok());
+  EXPECT_NE(made.error().message().find(what), std::string::npos) << made.error().what();
+  EXPECT_EQ(made.error().errnum(), errnum);
+  EXPECT_FALSE(fs::exists(state_dir));
+  EXPECT_FALSE(cgroup_exists(test_runtime_options("").cgroup_parent, id));
+}
+
 // An executable that does not exist is an error naming it and its errno; nothing remains.
 TEST_F(RuntimeTest, MissingExecutableIsAnErrorAndLeavesNothing) {
-  auto made = runtime_->create(spec({"/no/such/program"}), {});
-  ASSERT_FALSE(made.ok());
-  EXPECT_NE(made.error().message().find("exec /no/such/program"), std::string::npos)
-      << made.error().what();
-  EXPECT_EQ(made.error().errnum(), ENOENT);
-  EXPECT_FALSE(fs::exists(run_dir_.path() + "/" + id()));
-  EXPECT_FALSE(cgroup_exists(test_runtime_options("").cgroup_parent, id()));
+  expect_failed_leaving_nothing(runtime_->create(spec({"/no/such/program"}), {}),
+                                "exec /no/such/program", ENOENT, run_dir_.path() + "/" + id(),
+                                id());
 }
 
 // A step of the filesystem that fails is an error naming it; the main process, which starts
@@ -141,13 +148,8 @@ TEST_F(RuntimeTest, FilesystemFailureIsAnErrorAndLeavesNothing) {
     s.namespaces.pid = own_pids;
     // A file onto the image's /bin directory: only the mount itself can find that out.
     s.mounts.push_back(bind_mount("/etc/hostname", "/bin"));
-    auto made = runtime_->create(s, {});
-    ASSERT_FALSE(made.ok());
-    EXPECT_NE(made.error().message().find("mount /etc/hostname on /bin"), std::string::npos)
-        << made.error().what();
-    EXPECT_EQ(made.error().errnum(), ENOTDIR);
-    EXPECT_FALSE(fs::exists(run_dir_.path() + "/" + id()));
-    EXPECT_FALSE(cgroup_exists(test_runtime_options("").cgroup_parent, id()));
+    expect_failed_leaving_nothing(runtime_->create(s, {}), "mount /etc/hostname on /bin", ENOTDIR,
+                                  run_dir_.path() + "/" + id(), id());
   }
   // The runtime still creates containers after.
   auto ran = run(spec({"echo", "fine"}));
