@@ -11,11 +11,13 @@
 
 #include "baggageclaim/service.h"
 #include "baggageclaim/store.h"
+#include "common/crash_report.h"
 #include "common/grpc/server.h"
 
 using namespace tarmac::baggageclaim;
 
 int main(int argc, char** argv) {
+  tarmac::install_crash_report("baggageclaim");
   CLI::App app{"baggageclaim: the copy-on-write volume store, served over gRPC", "baggageclaim"};
   StoreOptions store_options;
   std::string bind_ip = "127.0.0.1";

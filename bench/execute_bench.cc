@@ -141,8 +141,8 @@ int main(int argc, char** argv) {
   ::kill(q.pid, SIGTERM);
   ::waitpid(q.pid, nullptr, 0);
   // The builds' containers outlive the worker by design; the bench takes its own down.
-  sh("cat $(find /sys/fs/cgroup/*/" + cgroup +
-     " -name cgroup.procs 2>/dev/null) 2>/dev/null |"
+  sh("find /sys/fs/cgroup/*/" + cgroup +
+     " -name cgroup.procs -exec cat {} + 2>/dev/null |"
      " sort -u | xargs -r kill -9; sleep 0.5;"
      " grep " +
      dir +

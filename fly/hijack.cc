@@ -209,16 +209,17 @@ Result<HijackResult> handshake_and_run(net::io_context& ioc, Ws& ws, const Url& 
   websocket::response_type res;
   beast::error_code ec;
   ws.handshake(res, url.host + ":" + url.port, path, ec);
+  if (ec && ec != websocket::error::upgrade_declined) {
+    // No answer to read (`res` still holds its default 200): the connection failed.
+    return Error("intercept: " + ec.message(), EIO);
+  }
   if (ec) {
     if (res.result_int() == 401)
       return Error("intercept: not authorized; run `fly -t <target> login`", EACCES);
     if (res.result_int() == 404)
       return Error("intercept: container " + handle + " not found", ENOENT);
     if (res.result_int() == 403) return Error("intercept: forbidden", EACCES);
-    return Error(
-        "intercept: " +
-            (res.result_int() ? std::to_string(res.result_int()) + " " + res.body() : ec.message()),
-        EIO);
+    return Error("intercept: " + std::to_string(res.result_int()) + " " + res.body(), EIO);
   }
   bool tty = interactive && ::isatty(STDIN_FILENO);
   if (tty) {

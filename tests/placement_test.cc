@@ -30,8 +30,7 @@ class PlacementTest : public WebWorkerFixture {
     if (w2_) {
       // Its build containers are the GC's to remove; whatever is left goes with the worker.
       w2_->stop(SIGTERM);
-      run_host("cat $(find /sys/fs/cgroup/*/" + w2_cgroup() +
-               " -name cgroup.procs 2>/dev/null) 2>/dev/null | sort -u | xargs -r kill -9");
+      kill_cgroup_members(w2_cgroup());
       EXPECT_TRUE(baggageclaim::unmount_under(w2_dir_.path()).ok());
       remove_cgroup_parent(w2_cgroup());
     }

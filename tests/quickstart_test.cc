@@ -20,12 +20,12 @@ class QuickstartTest : public ::testing::Test {
     ::chmod(dir_.path().c_str(), 0711);
   }
   void TearDown() override {
+    if (quickstart_)
+      if (auto how = quickstart_->died(); !how.empty())
+        ADD_FAILURE() << "tarmac quickstart " << how << " during the test; the end of its log:\n"
+                      << tail(log());
     quickstart_.reset();
-    // Containers outlive the worker by design; a test takes its own down.
-    std::string out;
-    run_host("cat $(find /sys/fs/cgroup/*/" + cgroup() + " /sys/fs/cgroup/" + cgroup() +
-                 " -name cgroup.procs 2>/dev/null) 2>/dev/null | sort -u | xargs -r kill -9",
-             &out);
+    kill_cgroup_members(cgroup());
     EXPECT_TRUE(baggageclaim::unmount_under(dir_.path()).ok());
     remove_cgroup_parent(cgroup());
   }

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
 
 namespace tarmac::testing {
 
@@ -73,6 +74,20 @@ int ServerProcess::wait_exit(int timeout_ms) {
     ::usleep(20000);
   }
   return -1;
+}
+
+std::string ServerProcess::died() {
+  int status = 0;
+  if (pid_ > 0 && ::waitpid(pid_, &status, WNOHANG) == pid_) {
+    pid_ = -1;
+    if (WIFSIGNALED(status)) {
+      const char* name = ::sigabbrev_np(WTERMSIG(status));
+      died_ = std::string("killed by SIG") + (name ? name : std::to_string(WTERMSIG(status)));
+    } else {
+      died_ = "exited with status " + std::to_string(WEXITSTATUS(status));
+    }
+  }
+  return died_;
 }
 
 }  // namespace tarmac::testing

@@ -27,6 +27,9 @@ class ServerProcess {
   // Waits for it to exit by itself; its wait status, or -1 if it is still running after
   // `timeout_ms`.
   int wait_exit(int timeout_ms);
+  // "" while it runs (or before it started); once it ended by itself, how ("killed by
+  // SIGSEGV"): a test that did not stop it reports a crash it would otherwise miss.
+  std::string died();
 
   pid_t pid() const { return pid_; }
   // What it printed before its listening line.
@@ -38,6 +41,7 @@ class ServerProcess {
   std::vector<std::string> args_;
   std::string stderr_path_;
   pid_t pid_ = -1;
+  std::string died_;
   int port_ = 0;
   std::vector<std::string> preamble_;
 };

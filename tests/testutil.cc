@@ -38,6 +38,12 @@ const std::string& shared_busybox_rootfs() {
   return dir->path();
 }
 
+std::string tail(const std::string& text, size_t bytes) {
+  if (text.size() <= bytes) return text;
+  size_t from = text.find('\n', text.size() - bytes);
+  return from == std::string::npos ? text.substr(text.size() - bytes) : text.substr(from + 1);
+}
+
 std::string read_all(int fd) {
   std::string out;
   char buf[4096];
@@ -73,6 +79,12 @@ std::vector<std::string> mounts_under(const std::string& prefix) {
     if (point.rfind(prefix, 0) == 0) found.push_back(point);
   }
   return found;
+}
+
+void kill_cgroup_members(const std::string& name) {
+  // find's -exec, not cat $(find): with nothing found cat would wait on the test's stdin.
+  run_host("find /sys/fs/cgroup/*/" + name + " /sys/fs/cgroup/" + name +
+           " -name cgroup.procs -exec cat {} + 2>/dev/null | sort -u | xargs -r kill -9");
 }
 
 void remove_cgroup_parent(const std::string& name) {

@@ -32,6 +32,9 @@ const std::string& shared_busybox_rootfs();
 // Everything readable from fd until EOF.
 std::string read_all(int fd);
 
+// The last `bytes` of `text` (a daemon's log in a failure message), cut at a line start.
+std::string tail(const std::string& text, size_t bytes = 8192);
+
 // Paths of the build, for tests that run the binaries.
 std::string bin_dir();
 
@@ -40,6 +43,10 @@ runtime::RuntimeOptions test_runtime_options(const std::string& run_dir);
 
 // Mount points under `prefix` still listed in /proc/self/mountinfo.
 std::vector<std::string> mounts_under(const std::string& prefix);
+
+// SIGKILLs every process in the cgroup parent `name` and its children (containers outlive
+// the worker that made them, by design: a test takes its own down).
+void kill_cgroup_members(const std::string& name);
 
 // Removes the cgroup parent dir `name` from every hierarchy (v1) or the unified one.
 void remove_cgroup_parent(const std::string& name);

@@ -56,6 +56,13 @@ class WebProcess {
   int registry_port() const { return registry_port_; }
   std::string registry_address() const { return "127.0.0.1:" + std::to_string(registry_port_); }
   pid_t pid() const { return process_->pid(); }
+  // A test failure if it ended without being stopped (a crash), with how and its log.
+  void expect_alive() {
+    if (!process_) return;
+    if (auto how = process_->died(); !how.empty())
+      ADD_FAILURE() << "tarmac web " << how << " during the test; the end of its log:\n"
+                    << tail(log());
+  }
   std::string log() const {
     std::string out;
     run_host("cat " + log_.path() + "/web.log", &out);
@@ -97,6 +104,10 @@ class WebFixture : public ::testing::Test {
     auto pool = atc::db::Pool::create({shared_postgres().pg().conninfo(db_), 4});
     ASSERT_TRUE(pool.ok()) << pool.error().what();
     pool_ = std::move(*pool);
+  }
+
+  void TearDown() override {
+    if (web_) web_->expect_alive();
   }
 
   HttpReply get(const std::string& target, const std::string& token) {

@@ -41,6 +41,10 @@ class WebWorkerFixture : public WorkerFixture {
     extra_args_.insert(extra_args_.end(), worker_extra_.begin(), worker_extra_.end());
     WorkerFixture::SetUp();
   }
+  void TearDown() override {
+    if (web_) web_->expect_alive();
+    WorkerFixture::TearDown();
+  }
   // Before anything starts: certificates and flags of a variant.
   virtual void prepare() {}
 

@@ -11,6 +11,7 @@
 #include "cmd/tarmac/generate_key.h"
 #include "cmd/tarmac/quickstart.h"
 #include "cmd/tarmac/web.h"
+#include "common/crash_report.h"
 #include "worker/worker.h"
 
 namespace {
@@ -73,6 +74,7 @@ int signal_worker(const std::string& work_dir, int sig, const char* command) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  tarmac::install_crash_report("tarmac");
   CLI::App app{"tarmac: a Concourse-style CI system", "tarmac"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string(TARMAC_VERSION));
