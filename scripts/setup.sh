@@ -13,7 +13,7 @@ packages=(
   libpq-dev postgresql
   libyaml-cpp-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev
   libseccomp-dev libcap-dev libarchive-dev libzstd-dev libssl-dev libcurl4-openssl-dev
-  busybox-static runc crun strace iproute2 procps util-linux curl
+  busybox-static runc crun strace valgrind iproute2 procps util-linux curl
   tar gzip zstd
 )
 

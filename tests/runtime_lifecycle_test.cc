@@ -254,6 +254,10 @@ TEST_F(RuntimeTest, InitOnlyContainerRunsExecsAndStops) {
   std::string out = read_all((*proc)->stdio().stdout_fd.get());
   ASSERT_TRUE((*proc)->wait().ok());
   EXPECT_NE(out.find("tarmac-init"), std::string::npos) << out;
+  // Once reaped its pid is free for anyone: a signal is refused, never sent.
+  auto late = (*proc)->signal(SIGKILL);
+  ASSERT_FALSE(late.ok());
+  EXPECT_EQ(late.error().errnum(), ESRCH) << late.error().what();
   auto st = made->container->stop(std::chrono::seconds(10));
   ASSERT_TRUE(st.ok()) << st.error().what();
   EXPECT_EQ(st->signal, SIGTERM);

@@ -3,8 +3,11 @@
 // A real `tarmac web` process on a fresh database of the test PostgreSQL, an HTTP client
 // for its API and a pool on the same database for arranging scenarios.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
+#include <cstdlib>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -33,6 +36,13 @@ class WebProcess {
         // theirs; the engine takes only those made through the API.
         "--build-tracker-interval", "3600"};
     args.insert(args.end(), extra_.begin(), extra_.end());
+    // A checker in front of the binary (the web_memcheck run: valgrind), words split on spaces.
+    if (const char* wrapper = std::getenv("TARMAC_TEST_WEB_WRAPPER")) {
+      std::vector<std::string> wrapped;
+      std::istringstream words(wrapper);
+      for (std::string w; words >> w;) wrapped.push_back(w);
+      args.insert(args.begin(), wrapped.begin(), wrapped.end());
+    }
     process_ = std::make_unique<ServerProcess>(args, log_.path() + "/web.log");
     std::string err = process_->start();
     if (!err.empty()) return err + ": " + log();
@@ -56,12 +66,21 @@ class WebProcess {
   int registry_port() const { return registry_port_; }
   std::string registry_address() const { return "127.0.0.1:" + std::to_string(registry_port_); }
   pid_t pid() const { return process_->pid(); }
-  // A test failure if it ended without being stopped (a crash), with how and its log.
-  void expect_alive() {
+  // The end of a test: a failure if it ended without being stopped (a crash), or if asked
+  // to stop it does not exit 0 (under valgrind: 99 for a memory error), with its log.
+  void expect_alive_then_stop() {
     if (!process_) return;
-    if (auto how = process_->died(); !how.empty())
-      ADD_FAILURE() << "tarmac web " << how << " during the test; the end of its log:\n"
-                    << tail(log());
+    std::string how = process_->died();
+    if (how.empty()) {
+      int status = process_->stop(SIGTERM);
+      if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        how = "stopped with wait status " + std::to_string(status) + " (SIGTERM; 0 expected)";
+    } else {
+      how += " during the test";
+    }
+    process_.reset();
+    if (!how.empty())
+      ADD_FAILURE() << "tarmac web " << how << "; the end of its log:\n" << tail(log());
   }
   std::string log() const {
     std::string out;
@@ -107,7 +126,7 @@ class WebFixture : public ::testing::Test {
   }
 
   void TearDown() override {
-    if (web_) web_->expect_alive();
+    if (web_) web_->expect_alive_then_stop();
   }
 
   HttpReply get(const std::string& target, const std::string& token) {

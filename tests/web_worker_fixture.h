@@ -42,7 +42,7 @@ class WebWorkerFixture : public WorkerFixture {
     WorkerFixture::SetUp();
   }
   void TearDown() override {
-    if (web_) web_->expect_alive();
+    if (web_) web_->expect_alive_then_stop();
     WorkerFixture::TearDown();
   }
   // Before anything starts: certificates and flags of a variant.

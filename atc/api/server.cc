@@ -206,6 +206,7 @@ class ServerImpl final : public Server {
 
   template <typename Stream>
   net::awaitable<void> session(Stream stream) {
+    const auto executor = co_await net::this_coro::executor;
     beast::flat_buffer buffer;
     for (;;) {
       http::request_parser<http::empty_body> head;
@@ -218,7 +219,7 @@ class ServerImpl final : public Server {
         bool timed_out = false, done = false;
       };
       auto state = std::make_shared<ReadState>();
-      net::steady_timer deadline(co_await net::this_coro::executor);
+      net::steady_timer deadline(executor);
       deadline.expires_after(std::chrono::seconds(o_.io_timeout_seconds));
       // Runs on this connection's strand; once the read is done (the handler may already be
       // queued) it touches nothing.
@@ -351,33 +352,16 @@ class ServerImpl final : public Server {
       handlers_done_.notify_all();
     }).detach();
 
+    // The executor first, and a named coroutine rather than a lambda: GCC 12 destroys a
+    // lambda passed to co_spawn in a statement that also co_awaits twice, captures and all,
+    // which freed these shared pointers under the running session (valgrind showed it; the
+    // web crashed now and then under load).
+    const auto executor = co_await net::this_coro::executor;
     auto reading = std::make_shared<std::atomic<bool>>(true);
-    net::co_spawn(
-        co_await net::this_coro::executor,
-        [&ws, from_client, reading]() -> net::awaitable<void> {
-          beast::flat_buffer buf;
-          PipeWait room(from_client, co_await net::this_coro::executor);
-          boost::system::error_code ec;
-          for (;;) {
-            co_await ws.async_read(buf, net::redirect_error(net::use_awaitable, ec));
-            if (ec) break;
-            std::string line = beast::buffers_to_string(buf.data());
-            buf.consume(buf.size());
-            line.erase(std::remove(line.begin(), line.end(), '\n'), line.end());
-            line += '\n';
-            for (;;) {
-              auto taken = from_client->try_write(line);
-              if (!taken || *taken) break;
-              co_await room.changed();
-            }
-          }
-          from_client->fail(Error("the client went away", ECONNRESET));
-          *reading = false;
-        },
-        net::detached);
+    net::co_spawn(executor, read_websocket(ws, from_client, reading, executor), net::detached);
 
-    net::steady_timer wait(co_await net::this_coro::executor);
-    PipeWait output(to_client, co_await net::this_coro::executor);
+    net::steady_timer wait(executor);
+    PipeWait output(to_client, executor);
     std::string pending;
     bool closed = false;
     for (;;) {
@@ -409,6 +393,32 @@ class ServerImpl final : public Server {
       wait.expires_after(std::chrono::milliseconds(5));
       co_await wait.async_wait(net::redirect_error(net::use_awaitable, ec));
     }
+  }
+
+  // Client messages, one per line, into the session's pipe until the client goes; `reading`
+  // false once it no longer touches `ws`.
+  template <typename Ws>
+  static net::awaitable<void> read_websocket(Ws& ws, std::shared_ptr<BytePipe> from_client,
+                                             std::shared_ptr<std::atomic<bool>> reading,
+                                             net::any_io_executor executor) {
+    beast::flat_buffer buf;
+    PipeWait room(from_client, executor);
+    boost::system::error_code ec;
+    for (;;) {
+      co_await ws.async_read(buf, net::redirect_error(net::use_awaitable, ec));
+      if (ec) break;
+      std::string line = beast::buffers_to_string(buf.data());
+      buf.consume(buf.size());
+      line.erase(std::remove(line.begin(), line.end(), '\n'), line.end());
+      line += '\n';
+      for (;;) {
+        auto taken = from_client->try_write(line);
+        if (!taken || *taken) break;
+        co_await room.changed();
+      }
+    }
+    from_client->fail(Error("the client went away", ECONNRESET));
+    *reading = false;
   }
 
   Response dispatch(Request& req) {
@@ -453,7 +463,8 @@ class ServerImpl final : public Server {
     http::request_parser<http::buffer_body> body{std::move(head)};
     body.body_limit(std::numeric_limits<std::uint64_t>::max());
     std::vector<char> buf(256 * 1024);
-    PipeWait room(pipe, co_await net::this_coro::executor);
+    const auto executor = co_await net::this_coro::executor;
+    PipeWait room(pipe, executor);
     boost::system::error_code ec;
     while (!body.is_done() && !job->done) {
       body.get().body().data = buf.data();
@@ -503,7 +514,8 @@ class ServerImpl final : public Server {
     PipeGuard guard{resp.body_stream, false};
     if (!co_await write_head(stream, resp, version, true)) co_return;
     boost::system::error_code ec;
-    PipeWait more(resp.body_stream, co_await net::this_coro::executor);
+    const auto executor = co_await net::this_coro::executor;
+    PipeWait more(resp.body_stream, executor);
     for (;;) {
       std::string chunk;
       auto polled = resp.body_stream->try_read(chunk);
@@ -547,7 +559,8 @@ class ServerImpl final : public Server {
   net::awaitable<void> stream_events(Stream& stream, Response& resp, unsigned version) {
     if (!co_await write_head(stream, resp, version, false)) co_return;
     boost::system::error_code ec;
-    net::steady_timer timer(co_await net::this_coro::executor);
+    const auto executor = co_await net::this_coro::executor;
+    net::steady_timer timer(executor);
     int idle = 0;
     for (;;) {
       std::string chunk;

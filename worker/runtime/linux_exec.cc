@@ -74,6 +74,8 @@ class LinuxExecutedProcess final : public ExecutedProcess {
   }
 
   Status signal(int sig) override {
+    // Reaped, its pid may be another process's by now.
+    if (status_) return Error("signal process " + std::to_string(pid_) + ": it has exited", ESRCH);
     if (::kill(pid_, sig) != 0) return sys_error("signal process " + std::to_string(pid_));
     return {};
   }
