@@ -44,22 +44,22 @@ void on_fatal_signal(int sig) {
   ::raise(sig);
 }
 
+// Allocates nothing: the heap may be what failed.
 void on_terminate() {
-  std::string what = "unknown";
+  say(g_program);
+  say(": terminate: ");
   if (auto e = std::current_exception()) {
     try {
       std::rethrow_exception(e);
     } catch (const std::exception& ex) {
-      what = std::string("uncaught exception: ") + ex.what();
+      say("uncaught exception: ");
+      say(ex.what());
     } catch (...) {
-      what = "uncaught exception of a type not derived from std::exception";
+      say("uncaught exception of a type not derived from std::exception");
     }
   } else {
-    what = "std::terminate without an exception (a joinable thread destroyed?)";
+    say("std::terminate without an exception (a joinable thread destroyed?)");
   }
-  say(g_program);
-  say(": terminate: ");
-  say(what.c_str());
   say("\n");
   backtrace_to_stderr();
   ::signal(SIGABRT, SIG_DFL);
@@ -74,7 +74,8 @@ void install_crash_report(const char* program) {
   // The first backtrace() loads libgcc's unwinder (it allocates); not in a signal handler.
   void* warm[1];
   ::backtrace(warm, 1);
-  // A stack of its own, so a stack overflow of this thread can be reported too.
+  // A stack of its own, so a stack overflow of this thread can be reported too (other
+  // threads have none: theirs still die of SIGSEGV, unreported).
   static char alt_stack[64 * 1024];
   stack_t ss{};
   ss.ss_sp = alt_stack;

@@ -3,6 +3,7 @@
 // A real `tarmac web` process on a fresh database of the test PostgreSQL, an HTTP client
 // for its API and a pool on the same database for arranging scenarios.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/wait.h>
 
 #include <cstdlib>
@@ -72,15 +73,23 @@ class WebProcess {
     if (!process_) return;
     std::string how = process_->died();
     if (how.empty()) {
-      int status = process_->stop(SIGTERM);
-      if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+      ::kill(process_->pid(), SIGTERM);
+      int status = process_->wait_exit(60000);
+      if (status == -1) {
+        // Hung: SIGABRT has it write a backtrace to its log first.
+        ::kill(process_->pid(), SIGABRT);
+        if (process_->wait_exit(5000) == -1) process_->stop(SIGKILL);
+        how = "did not exit within 60 s of SIGTERM";
+      } else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         how = "stopped with wait status " + std::to_string(status) + " (SIGTERM; 0 expected)";
+      }
     } else {
       how += " during the test";
     }
     process_.reset();
+    // Much of it: under valgrind each error is a few KiB.
     if (!how.empty())
-      ADD_FAILURE() << "tarmac web " << how << "; the end of its log:\n" << tail(log());
+      ADD_FAILURE() << "tarmac web " << how << "; the end of its log:\n" << tail(log(), 32768);
   }
   std::string log() const {
     std::string out;

@@ -178,8 +178,11 @@ class ServerImpl final : public Server {
       boost::system::error_code ec;
       // Each connection on a strand of its own: its coroutine and its request timer never
       // run at once.
-      tcp::socket socket = co_await acceptor_->async_accept(
-          net::make_strand(*ioc_), net::redirect_error(net::use_awaitable, ec));
+      // Made apart: GCC 12 destroys a temporary bound to a reference twice when its
+      // statement also co_awaits (see serve_websocket).
+      auto strand = net::make_strand(*ioc_);
+      tcp::socket socket =
+          co_await acceptor_->async_accept(strand, net::redirect_error(net::use_awaitable, ec));
       if (ec) {
         if (ec == net::error::operation_aborted) co_return;
         continue;  // EMFILE and the like: keep accepting
@@ -352,10 +355,10 @@ class ServerImpl final : public Server {
       handlers_done_.notify_all();
     }).detach();
 
-    // The executor first, and a named coroutine rather than a lambda: GCC 12 destroys a
-    // lambda passed to co_spawn in a statement that also co_awaits twice, captures and all,
-    // which freed these shared pointers under the running session (valgrind showed it; the
-    // web crashed now and then under load).
+    // The executor first, and a named coroutine rather than a lambda: GCC 12 destroys twice a
+    // temporary bound to a reference (as a lambda passed to co_spawn is) in a statement that
+    // also co_awaits. That freed these shared pointers under the running session (valgrind
+    // showed it; the web crashed now and then under load).
     const auto executor = co_await net::this_coro::executor;
     auto reading = std::make_shared<std::atomic<bool>>(true);
     net::co_spawn(executor, read_websocket(ws, from_client, reading, executor), net::detached);
@@ -401,6 +404,15 @@ class ServerImpl final : public Server {
   static net::awaitable<void> read_websocket(Ws& ws, std::shared_ptr<BytePipe> from_client,
                                              std::shared_ptr<std::atomic<bool>> reading,
                                              net::any_io_executor executor) {
+    // However this ends (an exception too), the session hears of it and `ws` is let go.
+    struct Done {
+      BytePipe& from_client;
+      std::atomic<bool>& reading;
+      ~Done() {
+        from_client.fail(Error("the client went away", ECONNRESET));
+        reading = false;
+      }
+    } done{*from_client, *reading};
     beast::flat_buffer buf;
     PipeWait room(from_client, executor);
     boost::system::error_code ec;
@@ -417,8 +429,6 @@ class ServerImpl final : public Server {
         co_await room.changed();
       }
     }
-    from_client->fail(Error("the client went away", ECONNRESET));
-    *reading = false;
   }
 
   Response dispatch(Request& req) {
@@ -529,12 +539,13 @@ class ServerImpl final : public Server {
         continue;
       }
       beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(o_.io_timeout_seconds));
-      co_await net::async_write(stream, http::make_chunk(net::buffer(chunk)),
-                                net::redirect_error(net::use_awaitable, ec));
+      // Chunks as locals: they hold shared pointers (see accept_loop on temporaries).
+      auto body = http::make_chunk(net::buffer(chunk));
+      co_await net::async_write(stream, body, net::redirect_error(net::use_awaitable, ec));
       if (ec) co_return;
     }
-    co_await net::async_write(stream, http::make_chunk_last(),
-                              net::redirect_error(net::use_awaitable, ec));
+    auto last = http::make_chunk_last();
+    co_await net::async_write(stream, last, net::redirect_error(net::use_awaitable, ec));
   }
 
   // A lingering close: what the client still sends (the rest of a refused body) is read and

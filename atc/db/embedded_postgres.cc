@@ -108,6 +108,12 @@ std::string EmbeddedPostgres::conninfo(const std::string& dbname) const {
 }
 
 void EmbeddedPostgres::exec_child(std::vector<std::string>& args) const {
+  // Signals as a shell would leave them: our daemon ignores SIGPIPE and blocks the ones its
+  // main thread waits for, and both survive exec.
+  ::signal(SIGPIPE, SIG_DFL);
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
   if (drop_privileges_ &&
       (::setgroups(0, nullptr) != 0 || ::setgid(gid_) != 0 || ::setuid(uid_) != 0))
     _exit(126);
