@@ -10,8 +10,9 @@
 
 namespace tarmac::runtime {
 
-// The run dir: one directory per container holding state.json (ContainerState as JSON) and
-// the exit file the container's init writes.
+// The run dir: one directory per container holding its ContainerState twice — state.pb
+// (binary, what load reads: fast to parse in a freshly forked shim) and state.json (for
+// people, and read when state.pb is absent) — and the exit file the container's init writes.
 class StateStore {
  public:
   explicit StateStore(std::string run_dir) : run_dir_(std::move(run_dir)) {}
