@@ -49,6 +49,7 @@ Result<std::unique_ptr<WebNode>> WebNode::start(WebOptions options) {
   http.cert_file = o.http_cert;
   http.key_file = o.http_key;
   http.io_timeout_seconds = o.client_timeout_seconds;
+  http.max_streaming_handlers = o.max_streaming_requests;
   // The engine first: the API tells it of new builds.
   engine::EngineOptions eo;
   eo.worker_tls = o.registry_tls;

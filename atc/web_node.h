@@ -43,6 +43,8 @@ struct WebOptions {
   std::string external_url;  // default http(s)://<bind>:<port>
   // A client that sends no complete request (or reads no answer) this long is disconnected.
   int client_timeout_seconds = 30;
+  // Intercept sessions and streamed uploads at once: each holds a thread.
+  int max_streaming_requests = 256;
   std::string cluster_name;
 
   // Periodic jobs: worker states and the GC pass, each on one node per interval.

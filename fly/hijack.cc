@@ -219,6 +219,9 @@ Result<HijackResult> handshake_and_run(net::io_context& ioc, Ws& ws, const Url& 
     if (res.result_int() == 404)
       return Error("intercept: container " + handle + " not found", ENOENT);
     if (res.result_int() == 403) return Error("intercept: forbidden", EACCES);
+    // Boost 1.74's Beast keeps a declined upgrade's answer to itself (`res` stays empty).
+    if (res.result_int() == 200 && res.body().empty())
+      return Error("intercept: the web node declined the WebSocket upgrade", EIO);
     return Error("intercept: " + std::to_string(res.result_int()) + " " + res.body(), EIO);
   }
   bool tty = interactive && ::isatty(STDIN_FILENO);

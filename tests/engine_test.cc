@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <thread>
 
+#include "common/fs.h"
 #include "tests/web_worker_fixture.h"
 
 namespace tarmac::testing {
@@ -323,6 +325,61 @@ TEST_F(EngineTest, FlyIntercept) {
   EXPECT_NE(out.find("24 80"), std::string::npos) << out;
   EXPECT_NE(run_host(fly + "-t ci intercept -b 99999 2>&1", &out), 0);
   EXPECT_NE(out.find("no containers matched"), std::string::npos) << out;
+  auto r = http(web_->port(), "PUT", "/api/v1/builds/" + b + "/abort", admin_);
+  EXPECT_EQ(r.status, 204);
+  EXPECT_EQ(wait_build(id), "aborted");
+}
+
+// A web node that serves one streaming request at a time: while an intercept session is
+// open another is refused with 503 (a plain answer, not a crash or a hang), and once the
+// first ends the next gets in.
+class StreamingCapTest : public EngineTest {
+ protected:
+  void prepare() override {
+    EngineTest::prepare();
+    web_extra_.insert(web_extra_.end(), {"--max-streaming-requests", "1"});
+  }
+};
+
+TEST_F(StreamingCapTest, ASecondInterceptIsRefusedWhileOneIsOpen) {
+  ASSERT_TRUE(wait_worker(in_state("running")));
+  TempDir home("tarmac-fly-home");
+  std::string fly = fly_in(home);
+  ASSERT_EQ(fly_login(home), 0);
+  int64_t id = run_script("echo ready; sleep 60");
+  ASSERT_TRUE(wait_first_log(id));
+  std::string b = std::to_string(id);
+  std::string held = home.path() + "/held.out";
+  int first_rc = -1;
+  std::thread first([&] {
+    first_rc = run_host(fly + "-t ci intercept -b " + b + " -- sh -c 'echo holding; sleep 4' >" +
+                        held + " 2>&1");
+  });
+  // Until the first session holds the one place.
+  bool holding = false;
+  for (int i = 0; i < 200 && !holding; ++i) {
+    auto text = fs::read_file(held);
+    holding = text.ok() && text->find("holding") != std::string::npos;
+    if (!holding) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  std::string out;
+  if (holding) {
+    EXPECT_NE(run_host(fly + "-t ci intercept -b " + b + " -- true 2>&1", &out), 0) << out;
+    EXPECT_NE(out.find("too many streaming requests at once (1, --max-streaming-requests)"),
+              std::string::npos)
+        << out;
+  }
+  first.join();
+  ASSERT_TRUE(holding) << "the first intercept never ran";
+  EXPECT_EQ(first_rc, 0);
+  // The place comes free again (once the first session's handler has wound down), and the
+  // web node still serves.
+  int rc = -1;
+  for (int i = 0; i < 100 && rc != 0; ++i) {
+    rc = run_host(fly + "-t ci intercept -b " + b + " -- true 2>&1", &out);
+    if (rc != 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(rc, 0) << out;
   auto r = http(web_->port(), "PUT", "/api/v1/builds/" + b + "/abort", admin_);
   EXPECT_EQ(r.status, 204);
   EXPECT_EQ(wait_build(id), "aborted");

@@ -12,6 +12,7 @@
 #include <condition_variable>
 #include <limits>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -327,21 +328,19 @@ class ServerImpl final : public Server {
   net::awaitable<void> serve_websocket(Stream& stream, http::request<http::string_body>& req,
                                        std::shared_ptr<WebSocketSession> session) {
     beast::get_lowest_layer(stream).expires_never();
+    boost::system::error_code ec;
+    auto from_client = std::make_shared<BytePipe>();
+    auto to_client = std::make_shared<BytePipe>();
+    // Until the upgrade is done the guards end the session's pipes, and so the session, if
+    // it goes wrong.
+    PipeGuard guard_in{from_client, true}, guard_out{to_client, false};
+    auto done = std::make_shared<std::atomic<bool>>(false);
     websocket::stream<Stream&> ws(stream);
     ws.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
     ws.read_message_max(1 << 20);
-    boost::system::error_code ec;
     co_await ws.async_accept(req, net::redirect_error(net::use_awaitable, ec));
     if (ec) co_return;
-    auto from_client = std::make_shared<BytePipe>();
-    auto to_client = std::make_shared<BytePipe>();
-    PipeGuard guard_in{from_client, true}, guard_out{to_client, false};
-    auto done = std::make_shared<std::atomic<bool>>(false);
-    {
-      std::lock_guard lock(handlers_mu_);
-      ++handlers_;
-    }
-    std::thread([this, session, from_client, to_client, done] {
+    bool started = start_handler([session, from_client, to_client, done] {
       try {
         session->run(*from_client, *to_client);
       } catch (const std::exception& e) {
@@ -350,10 +349,18 @@ class ServerImpl final : public Server {
       to_client->close();
       from_client->abandon(Error("the session ended"));
       *done = true;
-      std::lock_guard lock(handlers_mu_);
-      --handlers_;
-      handlers_done_.notify_all();
-    }).detach();
+    });
+    if (!started) {
+      // Refused after the upgrade, as the hijack protocol's error message: a client reads
+      // a declined upgrade's reason poorly (Boost 1.74's Beast hands it no response at all).
+      std::string refusal = nlohmann::json{{"error", busy_message()}}.dump() + "\n";
+      ws.text(true);
+      co_await ws.async_write(net::buffer(refusal), net::redirect_error(net::use_awaitable, ec));
+      if (!ec)
+        co_await ws.async_close(websocket::close_code::try_again_later,
+                                net::redirect_error(net::use_awaitable, ec));
+      co_return;
+    }
 
     // The executor first, and a named coroutine rather than a lambda: GCC 12 destroys twice a
     // temporary bound to a reference (as a lambda passed to co_spawn is) in a statement that
@@ -431,6 +438,38 @@ class ServerImpl final : public Server {
     }
   }
 
+  std::string busy_message() const {
+    return "too many streaming requests at once (" + std::to_string(o_.max_streaming_handlers) +
+           ", --max-streaming-requests): try again";
+  }
+  Response busy_response() const { return error_response(503, busy_message()); }
+
+  // `work` on a thread of its own, counted in handlers_ (stop() waits for them); false, and
+  // nothing started, when max_streaming_handlers already run or no thread can be made.
+  bool start_handler(std::function<void()> work) {
+    {
+      std::lock_guard lock(handlers_mu_);
+      if (handlers_ >= o_.max_streaming_handlers) return false;
+      ++handlers_;
+    }
+    auto finished = [this] {
+      std::lock_guard lock(handlers_mu_);
+      --handlers_;
+      handlers_done_.notify_all();
+    };
+    try {
+      std::thread([work = std::move(work), finished] {
+        work();
+        finished();
+      }).detach();
+    } catch (const std::system_error& e) {
+      spdlog::warn("api: no thread for a streaming request: {}", e.what());
+      finished();
+      return false;
+    }
+    return true;
+  }
+
   Response dispatch(Request& req) {
     try {
       return router_.dispatch(req);
@@ -456,19 +495,14 @@ class ServerImpl final : public Server {
     PipeGuard guard{pipe, true};
     Request req = to_request(head.get(), "");
     req.body_stream = pipe;
-    {
-      std::lock_guard lock(handlers_mu_);
-      ++handlers_;
-    }
-    std::thread([this, job, req = std::move(req)]() mutable {
+    bool started = start_handler([this, job, req = std::move(req)]() mutable {
       job->resp = dispatch(req);
       // Done first: the abandon wakes the coroutine below, which then finds the answer.
       job->done = true;
       req.body_stream->abandon(Error("the handler has answered"));
-      std::lock_guard lock(handlers_mu_);
-      --handlers_;
-      handlers_done_.notify_all();
-    }).detach();
+    });
+    // The body unread: the caller answers, then closes.
+    if (!started) co_return busy_response();
 
     http::request_parser<http::buffer_body> body{std::move(head)};
     body.body_limit(std::numeric_limits<std::uint64_t>::max());

@@ -17,6 +17,10 @@ struct ServerOptions {
   size_t max_body_bytes = 1 << 20;
   // A client that sends no complete request (or reads no response) this long is dropped.
   int io_timeout_seconds = 30;
+  // Streaming exchanges (WebSocket sessions, streamed request bodies) run their handler on a
+  // thread of their own; past this many at once (or when no thread can be made) a request
+  // gets 503 rather than a thread.
+  int max_streaming_handlers = 256;
 };
 
 // HTTP/1.1 (keep-alive) over Boost.Beast, plain or TLS: requests go to the router;

@@ -60,6 +60,11 @@ CLI::App* add_web(CLI::App& app, WebCommand& o) {
                   "Seconds a client may take to send a request or read an answer")
       ->check(CLI::Range(1, 3600))
       ->capture_default_str();
+  web->add_option("--max-streaming-requests", o.web.max_streaming_requests,
+                  "Intercept sessions and streamed uploads served at once (each holds a "
+                  "thread); more get 503")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
   web->add_option("--external-url", o.web.external_url, "URL users reach this node at");
   web->add_option("--cluster-name", o.web.cluster_name, "Name shown to users");
   web->add_option("--tsa-bind-ip", o.tsa_bind_ip, "IP address of the worker registry (gRPC)")
