@@ -206,24 +206,13 @@ Result<HijackResult> handshake_and_run(net::io_context& ioc, Ws& ws, const Url& 
   }));
   std::string path =
       url.prefix + "/api/v1/teams/" + target.team + "/containers/" + handle + "/hijack";
-  websocket::response_type res;
   beast::error_code ec;
-  ws.handshake(res, url.host + ":" + url.port, path, ec);
-  if (ec && ec != websocket::error::upgrade_declined) {
-    // No answer to read (`res` still holds its default 200): the connection failed.
-    return Error("intercept: " + ec.message(), EIO);
-  }
-  if (ec) {
-    if (res.result_int() == 401)
-      return Error("intercept: not authorized; run `fly -t <target> login`", EACCES);
-    if (res.result_int() == 404)
-      return Error("intercept: container " + handle + " not found", ENOENT);
-    if (res.result_int() == 403) return Error("intercept: forbidden", EACCES);
-    // Boost 1.74's Beast keeps a declined upgrade's answer to itself (`res` stays empty).
-    if (res.result_int() == 200 && res.body().empty())
-      return Error("intercept: the web node declined the WebSocket upgrade", EIO);
-    return Error("intercept: " + std::to_string(res.result_int()) + " " + res.body(), EIO);
-  }
+  ws.handshake(url.host + ":" + url.port, path, ec);
+  // Boost 1.74's Beast keeps a declined upgrade's answer to itself (even with a response
+  // argument), so its status cannot be told apart here.
+  if (ec == websocket::error::upgrade_declined)
+    return Error("intercept: the web node declined the WebSocket upgrade", EIO);
+  if (ec) return Error("intercept: " + ec.message(), EIO);
   bool tty = interactive && ::isatty(STDIN_FILENO);
   if (tty) {
     auto size = window_size();

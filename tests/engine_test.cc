@@ -66,6 +66,25 @@ class EngineTest : public WebWorkerFixture {
     return false;
   }
   // The command prefix of fly with its own flyrc in `home`.
+  // For fly intercept: the worker running, fly logged in under `home`, and a build whose task
+  // runs `script` (ending in a long sleep) past its first line of output; its id, 0 on failure.
+  int64_t intercept_target(const TempDir& home, const std::string& script) {
+    EXPECT_TRUE(wait_worker(in_state("running")));
+    if (fly_login(home) != 0) {
+      ADD_FAILURE() << "fly login failed";
+      return 0;
+    }
+    int64_t id = run_script(script);
+    if (wait_first_log(id)) return id;
+    ADD_FAILURE() << "build " << id << " printed nothing";
+    return 0;
+  }
+  void abort_and_expect_aborted(int64_t id) {
+    auto r = http(web_->port(), "PUT", "/api/v1/builds/" + std::to_string(id) + "/abort", admin_);
+    EXPECT_EQ(r.status, 204);
+    EXPECT_EQ(wait_build(id), "aborted");
+  }
+
   static std::string fly_in(const TempDir& home) {
     return "FLYRC=" + home.path() + "/rc " + bin_dir() + "/fly ";
   }
@@ -297,12 +316,10 @@ TEST_F(EngineTest, WebRestartMidBuildResumesTheTask) {
 // piped in, output and exit status back; bash falls back to sh in an image without bash; a
 // terminal gets a pty; a build without containers says so.
 TEST_F(EngineTest, FlyIntercept) {
-  ASSERT_TRUE(wait_worker(in_state("running")));
   TempDir home("tarmac-fly-home");
   std::string fly = fly_in(home);
-  ASSERT_EQ(fly_login(home), 0);
-  int64_t id = run_script("echo ready; echo secret > /tmp/in-container; sleep 60");
-  ASSERT_TRUE(wait_first_log(id));
+  int64_t id = intercept_target(home, "echo ready; echo secret > /tmp/in-container; sleep 60");
+  ASSERT_NE(id, 0);
   std::string b = std::to_string(id);
   std::string out;
   EXPECT_EQ(run_host("echo 'cat /tmp/in-container; echo $((6*7)); exit 5' | " + fly +
@@ -325,9 +342,7 @@ TEST_F(EngineTest, FlyIntercept) {
   EXPECT_NE(out.find("24 80"), std::string::npos) << out;
   EXPECT_NE(run_host(fly + "-t ci intercept -b 99999 2>&1", &out), 0);
   EXPECT_NE(out.find("no containers matched"), std::string::npos) << out;
-  auto r = http(web_->port(), "PUT", "/api/v1/builds/" + b + "/abort", admin_);
-  EXPECT_EQ(r.status, 204);
-  EXPECT_EQ(wait_build(id), "aborted");
+  abort_and_expect_aborted(id);
 }
 
 // A web node that serves one streaming request at a time: while an intercept session is
@@ -342,12 +357,10 @@ class StreamingCapTest : public EngineTest {
 };
 
 TEST_F(StreamingCapTest, ASecondInterceptIsRefusedWhileOneIsOpen) {
-  ASSERT_TRUE(wait_worker(in_state("running")));
   TempDir home("tarmac-fly-home");
   std::string fly = fly_in(home);
-  ASSERT_EQ(fly_login(home), 0);
-  int64_t id = run_script("echo ready; sleep 60");
-  ASSERT_TRUE(wait_first_log(id));
+  int64_t id = intercept_target(home, "echo ready; sleep 60");
+  ASSERT_NE(id, 0);
   std::string b = std::to_string(id);
   std::string held = home.path() + "/held.out";
   int first_rc = -1;
@@ -357,7 +370,7 @@ TEST_F(StreamingCapTest, ASecondInterceptIsRefusedWhileOneIsOpen) {
   });
   // Until the first session holds the one place.
   bool holding = false;
-  for (int i = 0; i < 200 && !holding; ++i) {
+  for (int i = 0; i < 600 && !holding; ++i) {
     auto text = fs::read_file(held);
     holding = text.ok() && text->find("holding") != std::string::npos;
     if (!holding) std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -380,9 +393,7 @@ TEST_F(StreamingCapTest, ASecondInterceptIsRefusedWhileOneIsOpen) {
     if (rc != 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   EXPECT_EQ(rc, 0) << out;
-  auto r = http(web_->port(), "PUT", "/api/v1/builds/" + b + "/abort", admin_);
-  EXPECT_EQ(r.status, 204);
-  EXPECT_EQ(wait_build(id), "aborted");
+  abort_and_expect_aborted(id);
 }
 
 // Uploads that are not whole gzipped tars are refused and leave nothing behind: garbage

@@ -28,8 +28,7 @@ class PlacementTest : public WebWorkerFixture {
 
   void TearDown() override {
     if (w2_) {
-      if (auto how = w2_->died(); !how.empty())
-        ADD_FAILURE() << "worker w2 " << how << " during the test";
+      w2_->expect_not_died("worker w2", w2_dir_.path() + "/worker.log");
       // Its build containers are the GC's to remove; whatever is left goes with the worker.
       w2_->stop(SIGTERM);
       kill_cgroup_members(w2_cgroup());

@@ -21,9 +21,7 @@ class QuickstartTest : public ::testing::Test {
   }
   void TearDown() override {
     if (quickstart_)
-      if (auto how = quickstart_->died(); !how.empty())
-        ADD_FAILURE() << "tarmac quickstart " << how << " during the test; the end of its log:\n"
-                      << tail(log());
+      quickstart_->expect_not_died("tarmac quickstart", dir_.path() + "/quickstart.log");
     quickstart_.reset();
     kill_cgroup_members(cgroup());
     EXPECT_TRUE(baggageclaim::unmount_under(dir_.path()).ok());

@@ -9,6 +9,11 @@
 #include <cstdlib>
 #include <cstring>
 
+#include <gtest/gtest.h>
+
+#include "common/fs.h"
+#include "tests/testutil.h"
+
 namespace tarmac::testing {
 
 std::string ServerProcess::start() {
@@ -88,6 +93,14 @@ std::string ServerProcess::died() {
     }
   }
   return died_;
+}
+
+void ServerProcess::expect_not_died(const std::string& what, const std::string& log_path) {
+  std::string how = died();
+  if (how.empty()) return;
+  auto log = fs::read_file(log_path);
+  ADD_FAILURE() << what << " " << how << " during the test; the end of its log:\n"
+                << (log ? tail(*log) : "(" + log_path + " unreadable)");
 }
 
 }  // namespace tarmac::testing

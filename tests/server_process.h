@@ -30,6 +30,9 @@ class ServerProcess {
   // "" while it runs (or before it started); once it ended by itself, how ("killed by
   // SIGSEGV"): a test that did not stop it reports a crash it would otherwise miss.
   std::string died();
+  // A test failure naming `what` if it died by itself, with the end of the log at
+  // `log_path`.
+  void expect_not_died(const std::string& what, const std::string& log_path);
 
   pid_t pid() const { return pid_; }
   // What it printed before its listening line.

@@ -44,10 +44,7 @@ class WorkerFixture : public ::testing::Test {
   }
 
   void TearDown() override {
-    if (worker_)
-      if (auto how = worker_->died(); !how.empty())
-        ADD_FAILURE() << "tarmac worker " << how << " during the test; the end of its log:\n"
-                      << tail(log_text());
+    if (worker_) worker_->expect_not_died("tarmac worker", log_path());
     if (containers_) {
       grpc::ClientContext ctx;
       v1::ListContainersResponse all;
