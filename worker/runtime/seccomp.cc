@@ -16,6 +16,7 @@
 
 #include "common/fs.h"
 #include "worker/runtime/raw_syscall.h"
+#include "worker/runtime/seccomp_tree.h"
 
 namespace tarmac::runtime {
 namespace {
@@ -410,6 +411,26 @@ Status add(scmp_filter_ctx ctx, uint32_t action, int nr, const char* name, unsig
   return {};
 }
 
+// 32-bit x86's direct socket and SysV IPC calls (Linux 4.3+): libseccomp resolves these names to
+// pseudo-numbers there, and allows them through its socketcall/ipc multiplexing, which
+// emits the direct numbers as well. Numbers from asm/unistd_32.h, fixed by the ABI.
+constexpr std::pair<const char*, uint32_t> kX86Direct[] = {
+    {"recvmmsg", 337},   {"sendmmsg", 345},   {"socket", 359},      {"socketpair", 360},
+    {"bind", 361},       {"connect", 362},    {"listen", 363},      {"accept4", 364},
+    {"getsockopt", 365}, {"setsockopt", 366}, {"getsockname", 367}, {"getpeername", 368},
+    {"sendto", 369},     {"sendmsg", 370},    {"recvfrom", 371},    {"recvmsg", 372},
+    {"shutdown", 373},   {"semget", 393},     {"semctl", 394},      {"shmget", 395},
+    {"shmctl", 396},     {"shmat", 397},      {"shmdt", 398},       {"msgget", 399},
+    {"msgsnd", 400},     {"msgrcv", 401},     {"msgctl", 402}};
+
+int syscall_number(uint32_t arch, const char* name) {
+  int nr = seccomp_syscall_resolve_name_arch(arch, name);
+  if (nr < 0 && arch == SCMP_ARCH_X86)
+    for (const auto& [direct, number] : kX86Direct)
+      if (std::strcmp(direct, name) == 0) return static_cast<int>(number);
+  return nr;
+}
+
 }  // namespace
 
 std::vector<std::string> default_seccomp_allowlist() {
@@ -420,6 +441,36 @@ std::vector<std::string> default_seccomp_allowlist() {
 }
 
 Result<SeccompProgram> build_default_seccomp() {
+  // x86_64 and x32 calls both say AUDIT_ARCH_X86_64 (x32 numbers carry bit 30); 32-bit x86
+  // calls (int 0x80) say AUDIT_ARCH_I386 and must meet the same list, not bypass it. libseccomp's
+  // SCMP_ARCH_* are the AUDIT_ARCH_* values.
+  const uint32_t native = seccomp_arch_native();
+  std::vector<ArchRules> arches{{native}};
+  std::vector<std::pair<uint32_t, size_t>> sources{{native, 0}};
+  if (native == SCMP_ARCH_X86_64) {
+    arches.push_back({SCMP_ARCH_X86});
+    sources = {{SCMP_ARCH_X86_64, 0}, {SCMP_ARCH_X32, 0}, {SCMP_ARCH_X86, 1}};
+  }
+  for (const auto& [arch, index] : sources) {
+    auto& syscalls = arches[index].syscalls;
+    auto number = [arch = arch](const char* name) { return syscall_number(arch, name); };
+    // Negative: unknown to libseccomp, or a call this architecture lacks.
+    for (const char* name : kAllowed)
+      if (int nr = number(name); nr >= 0)
+        syscalls[static_cast<uint32_t>(nr)] = SyscallVerdict::kAllow;
+    // clone only without namespace flags: threads and fork, never a new namespace. clone3
+    // hides its flags in memory a filter cannot read; ENOSYS makes libc use clone.
+    if (int nr = number("clone"); nr >= 0)
+      syscalls[static_cast<uint32_t>(nr)] = SyscallVerdict::kAllowWithoutNamespaces;
+    if (int nr = number("clone3"); nr >= 0)
+      syscalls[static_cast<uint32_t>(nr)] = SyscallVerdict::kEnosys;
+  }
+  static_assert(kNamespaceFlags <= UINT32_MAX, "clone(2) reads only the low word of its flags");
+  return SeccompProgram(
+      build_range_tree_filter(arches, static_cast<uint32_t>(kNamespaceFlags), EPERM));
+}
+
+Result<SeccompProgram> build_default_seccomp_with_libseccomp() {
   Ctx c{seccomp_init(SCMP_ACT_ERRNO(EPERM))};
   if (!c.ctx) return Error("seccomp_init failed");
   // A binary tree instead of a linear scan: every syscall of the container pays for the

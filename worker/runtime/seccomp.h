@@ -33,6 +33,10 @@ class SeccompProgram {
 // namespace flags; clone3 answered with ENOSYS so libcs fall back to clone.
 Result<SeccompProgram> build_default_seccomp();
 
+// The same profile compiled by libseccomp (a tree of single syscall numbers, ~2.5 times as long):
+// the reference the compact program above is held to in the tests.
+Result<SeccompProgram> build_default_seccomp_with_libseccomp();
+
 // The default profile compiled once into a file, and read back: compiling it takes
 // milliseconds that a short-lived caller (the worker's per-process shim) should not pay.
 Status write_default_seccomp(const std::string& path);
