@@ -1,9 +1,12 @@
 // Isolation, proved from inside real containers.
+#include <net/if.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <chrono>
+#include <set>
+#include <sstream>
 #include <thread>
 
 #include "common/fs.h"
@@ -222,6 +225,44 @@ TEST_F(RuntimeTest, IsolatedNetworkHasOnlyLoopback) {
   auto s = spec({"sh", "-c", "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '"});
   s.namespaces.network = true;
   EXPECT_EQ(run(s).out, "lo\n");
+}
+
+// Containers with networks of their own, many at once (more than the runtime keeps made ahead):
+// each in a namespace of its own, never the host's nor another's, its loopback up.
+TEST_F(RuntimeTest, EveryIsolatedNetworkIsFreshWithLoopbackUp) {
+  TempDir out("tarmac-netns-out");
+  constexpr int kContainers = 7;
+  std::vector<runtime::ContainerPtr> running;
+  for (int i = 0; i < kContainers; ++i) {
+    auto s = spec({"sh", "-c",
+                   "{ readlink /proc/self/ns/net; cat /sys/class/net/lo/flags; } > /out/n" +
+                       std::to_string(i) + ".tmp; mv /out/n" + std::to_string(i) + ".tmp /out/n" +
+                       std::to_string(i) + "; sleep 60"});
+    s.id = id() + "-" + std::to_string(i);
+    s.namespaces.network = true;
+    s.mounts.push_back(bind_mount(out.path(), "/out"));
+    auto made = runtime_->create(s, runtime::StdioConfig{});
+    ASSERT_TRUE(made.ok()) << made.error().what();
+    running.push_back(std::move(made->container));
+  }
+  char host[64] = {};
+  ASSERT_GT(::readlink("/proc/self/ns/net", host, sizeof host - 1), 0);
+  std::set<std::string> seen{host};
+  for (int i = 0; i < kContainers; ++i) {
+    std::string path = out.path() + "/n" + std::to_string(i);
+    for (int tries = 0; tries < 200 && !fs::exists(path); ++tries)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    auto text = fs::read_file(path);
+    ASSERT_TRUE(text.ok()) << "container " << i << " wrote nothing: " << text.error().what();
+    std::istringstream lines(*text);
+    std::string ns, flags;
+    std::getline(lines, ns);
+    std::getline(lines, flags);
+    EXPECT_TRUE(seen.insert(ns).second) << "container " << i << " shares network " << ns;
+    EXPECT_EQ(std::stoul(flags, nullptr, 16) & IFF_UP, static_cast<unsigned long>(IFF_UP))
+        << "container " << i << ": lo flags " << flags;
+  }
+  for (auto& c : running) EXPECT_TRUE(c->destroy().ok());
 }
 
 // In a user namespace container root is an unprivileged host uid.

@@ -479,6 +479,9 @@ int run_exec_child_entry(void* raw) {
   if (::recv(p.sync_fd, &go, 1, 0) != 1) ::_exit(1);  // the parent gave up
 
   ::prctl(PR_SET_PDEATHSIG, 0);
+  // Before the main process exists, which inherits it.
+  if (p.net_fd >= 0 && ::setns(p.net_fd, CLONE_NEWNET) != 0)
+    fail("join network namespace", nullptr, errno);
   if (p.new_user) {
     // Raw syscalls: after a raw clone glibc still believes in the parent's threads, and its
     // set*id wrappers would wait forever for them to change ids too.

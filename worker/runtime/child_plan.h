@@ -38,6 +38,7 @@ struct ChildPlan {
   int sync_fd = -1;  // SOCK_SEQPACKET to the parent: one byte "go" in, ChildError out
   int exit_fd = -1;  // the state's exit file; only init keeps it
   int init_fd = -1;  // O_PATH of the static init binary
+  int net_fd = -1;   // a ready network namespace to join (its loopback up), else none
   int stdio[3] = {-1, -1, -1};
   bool stdio_is_pty = false;
   // The main process's stack: it is cloned with CLONE_VM (see spawn.h).
@@ -58,7 +59,7 @@ struct ChildPlan {
   const char* rootfs = nullptr;
   bool rootfs_readonly = false;
   bool new_pid = true;
-  bool new_net = false;
+  bool new_net = false;  // a network namespace of its own: bring its loopback up
   bool new_user = false;
   bool privileged = false;
   std::vector<ChildMount> mounts;

@@ -17,6 +17,7 @@
 #include "common/scope_exit.h"
 #include "worker/runtime/cgroup.h"
 #include "worker/runtime/linux_container.h"
+#include "worker/runtime/netns_pool.h"
 #include "worker/runtime/plan_builder.h"
 #include "worker/runtime/proc.h"
 #include "worker/runtime/raw_syscall.h"
@@ -171,6 +172,14 @@ class LinuxRuntime final : public Runtime {
       return sys_error("socketpair");
     UniqueFd parent_end(sync[0]), child_end(sync[1]);
 
+    // A user namespace must own its container's network namespace: those make their own.
+    UniqueFd pooled_net;
+    if (spec.namespaces.network && !spec.namespaces.user) pooled_net = NetnsPool::instance().take();
+    if (pooled_net) {
+      plan->net_fd = pooled_net.get();
+      plan->new_net = false;  // its loopback is up already
+    }
+
     plan->sync_fd = child_end.get();
     plan->exit_fd = exit_fd.get();
     plan->init_fd = init_fd.get();
@@ -183,7 +192,7 @@ class LinuxRuntime final : public Runtime {
 
     int flags = CLONE_VM | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD;
     if (spec.namespaces.pid) flags |= CLONE_NEWPID;
-    if (spec.namespaces.network) flags |= CLONE_NEWNET;
+    if (spec.namespaces.network && !pooled_net) flags |= CLONE_NEWNET;
     if (spec.namespaces.user) flags |= CLONE_NEWUSER;
     {
       // Into new namespaces, sharing our memory until it execs (see spawn.h).
@@ -193,6 +202,7 @@ class LinuxRuntime final : public Runtime {
     if (child < 0) return sys_error("clone");
 
     child_end.reset();
+    pooled_net.reset();
     for (auto& fd : io->child) fd.reset();
 
     if (spec.namespaces.user) {
