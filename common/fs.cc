@@ -68,13 +68,18 @@ Status write_file_atomic(const std::string& path, std::string_view content, mode
 
 Status make_dirs(const std::string& path, mode_t mode) {
   if (path.empty()) return Error("make dirs: empty path");
-  std::string cur;
-  size_t pos = 0;
-  while (pos != std::string::npos) {
-    pos = path.find('/', pos + 1);
-    cur = path.substr(0, pos);
-    if (cur.empty()) continue;
-    if (::mkdir(cur.c_str(), mode) != 0 && errno != EEXIST) return sys_error("mkdir " + cur);
+  // Most calls make one directory under parents that exist: one mkdir then, not one per
+  // component (cgroups are made this way in every hierarchy for every container).
+  if (::mkdir(path.c_str(), mode) == 0) return {};
+  if (errno == ENOENT) {
+    size_t pos = 0;
+    while (pos != std::string::npos) {
+      pos = path.find('/', pos + 1);
+      std::string cur = path.substr(0, pos);
+      if (::mkdir(cur.c_str(), mode) != 0 && errno != EEXIST) return sys_error("mkdir " + cur);
+    }
+  } else if (errno != EEXIST) {
+    return sys_error("mkdir " + path);
   }
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) return sys_error("stat " + path);

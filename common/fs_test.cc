@@ -33,6 +33,28 @@ TEST(Fs, RemoveAllDoesNotFollowSymlinks) {
   ASSERT_TRUE(remove_all(*keep).ok());
 }
 
+// make_dirs: one level or many, again without complaint, never over a file.
+TEST(Fs, MakeDirsMakesParentsAndRefusesAFile) {
+  auto dir = make_temp_dir("fs-test");
+  ASSERT_TRUE(dir.ok());
+  ASSERT_TRUE(make_dirs(*dir + "/one", 0700).ok());
+  ASSERT_TRUE(make_dirs(*dir + "/a/b/c", 0700).ok());
+  ASSERT_TRUE(make_dirs(*dir + "/a/b/c", 0700).ok());
+  ASSERT_TRUE(make_dirs(*dir + "/a/b", 0700).ok());
+  struct stat st;
+  ASSERT_EQ(::stat((*dir + "/a/b/c").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISDIR(st.st_mode));
+  EXPECT_EQ(st.st_mode & 07777, 0700u);
+  ASSERT_TRUE(write_file(*dir + "/file", "x").ok());
+  auto over_file = make_dirs(*dir + "/file");
+  ASSERT_FALSE(over_file.ok());
+  EXPECT_NE(over_file.error().message().find(*dir + "/file"), std::string::npos);
+  auto under_file = make_dirs(*dir + "/file/sub");
+  ASSERT_FALSE(under_file.ok());
+  EXPECT_EQ(under_file.error().errnum(), ENOTDIR);
+  ASSERT_TRUE(remove_all(*dir).ok());
+}
+
 // Errors name the path and carry the errno.
 TEST(Fs, ErrorsNameThePath) {
   auto r = read_file("/nonexistent/tarmac/file");

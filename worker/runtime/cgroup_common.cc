@@ -1,13 +1,16 @@
 #include "worker/runtime/cgroup_common.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <sstream>
 #include <thread>
 
 #include "common/fs.h"
+#include "common/unique_fd.h"
 
 namespace tarmac::runtime {
 
@@ -48,6 +51,17 @@ Result<uint64_t> read_keyed(const std::string& file, const std::string& key) {
   while (in >> k >> v)
     if (k == key) return v;
   return Error(file + ": no \"" + key + "\" line");
+}
+
+Status write_each(const std::string& file, const std::vector<const char*>& lines) {
+  UniqueFd fd(::open(file.c_str(), O_WRONLY | O_CLOEXEC));
+  if (!fd) return sys_error("open " + file);
+  for (const char* line : lines) {
+    size_t n = std::strlen(line);
+    if (::write(fd.get(), line, n) != static_cast<ssize_t>(n))
+      return sys_error("write \"" + std::string(line) + "\" to " + file);
+  }
+  return {};
 }
 
 Status remove_cgroup_dir(const std::string& dir) {

@@ -23,6 +23,10 @@ Result<std::vector<pid_t>> read_pids(const std::string& procs_file);
 // The value of `key` in a "key value" per line file (memory.events, memory.oom_control).
 Result<uint64_t> read_keyed(const std::string& file, const std::string& key);
 
+// Writes each of `lines` to `file` with a write(2) of its own through one descriptor: the
+// kernel takes one rule per write in files like devices.allow.
+Status write_each(const std::string& file, const std::vector<const char*>& lines);
+
 // rmdir that retries while the kernel still counts exiting tasks (EBUSY); ENOENT is done.
 Status remove_cgroup_dir(const std::string& dir);
 

@@ -25,8 +25,9 @@ const Hierarchy kHierarchies[] = {{"memory", {"memory"}},
 
 // The standard nodes of the private /dev (null, zero, full, random, urandom, tty, ptmx) and
 // the pty slaves.
-constexpr const char* kAllowedDevices[] = {"c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm",
-                                           "c 1:9 rwm", "c 5:0 rwm", "c 5:2 rwm", "c 136:* rwm"};
+const std::vector<const char*> kAllowedDevices = {"c 1:3 rwm", "c 1:5 rwm",  "c 1:7 rwm",
+                                                  "c 1:8 rwm", "c 1:9 rwm",  "c 5:0 rwm",
+                                                  "c 5:2 rwm", "c 136:* rwm"};
 
 constexpr auto kKillLimit = std::chrono::seconds(5);
 
@@ -54,8 +55,8 @@ class CgroupV1 final : public Cgroup {
     if (l.restrict_devices && dirs_.count("devices")) {
       const std::string& dir = dirs_["devices"];
       TARMAC_RETURN_IF_ERROR(fs::write_file(dir + "/devices.deny", "a"), "restrict devices");
-      for (const char* rule : kAllowedDevices)
-        TARMAC_RETURN_IF_ERROR(fs::write_file(dir + "/devices.allow", rule), "restrict devices");
+      TARMAC_RETURN_IF_ERROR(write_each(dir + "/devices.allow", kAllowedDevices),
+                             "restrict devices");
     }
     return {};
   }

@@ -84,6 +84,25 @@ long openat2_path(int root, const char* path, unsigned long flags) {
   return ::syscall(SYS_openat2, root, path, &how, sizeof how);
 }
 
+// Makes `name` in `parent` as a directory or an empty file; one already there is fine.
+// `display` is its path inside the root, for errors.
+void make_node(int parent, const char* name, const char* display, bool is_dir) {
+  int r = is_dir
+              ? ::mkdirat(parent, name, 0755)
+              : ::openat(parent, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (r < 0 && errno != EEXIST) fail("create mount point", display, errno);
+  if (!is_dir && r >= 0) ::close(r);
+}
+
+// The O_PATH of `path` just made: still missing after its creation said EEXIST means a
+// symlink to nowhere.
+int reopen_made(int root, const char* path) {
+  long fd = openat2_path(root, path, O_PATH);
+  if (fd < 0 && errno == ENOENT) fail("mount point is a dangling symlink:", path, ENOENT);
+  if (fd < 0) fail("resolve mount point", path, errno);
+  return static_cast<int>(fd);
+}
+
 // Opens `path` inside `root` as O_PATH, creating missing parents as directories and the last
 // component as a directory or an empty file. Symlinks resolve as if `root` were "/", so an
 // image cannot aim a mount at the host.
@@ -95,6 +114,22 @@ int open_in_root(int root, const char* path, bool is_dir) {
   char prefix[4096];
   size_t n = std::strlen(path);
   if (n >= sizeof prefix) fail("resolve mount point", path, ENAMETOOLONG);
+  // Mostly only the last component is missing (every node of the fresh /dev): make it in
+  // its parent, resolved like any path here, rather than walk down from the root.
+  const char* slash = std::strrchr(path, '/');
+  if (slash && slash[1]) {
+    size_t plen = slash == path ? 1 : static_cast<size_t>(slash - path);
+    std::memcpy(prefix, path, plen);
+    prefix[plen] = 0;
+    long parent = openat2_path(root, prefix, O_PATH);
+    if (parent >= 0) {
+      make_node(static_cast<int>(parent), slash + 1, path, is_dir);
+      ::close(static_cast<int>(parent));
+      return reopen_made(root, path);
+    }
+    if (errno != ENOENT) fail("resolve mount point", prefix, errno);
+  }
+
   int parent = ::dup(root);
   size_t start = 0;
   while (start < n) {
@@ -111,15 +146,8 @@ int open_in_root(int root, const char* path, bool is_dir) {
     bool last = end >= n || path[end + 1] == 0;
     long next = openat2_path(root, prefix, O_PATH);
     if (next < 0 && errno == ENOENT) {
-      int r =
-          (last && !is_dir)
-              ? ::openat(parent, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644)
-              : ::mkdirat(parent, name, 0755);
-      if (r < 0 && errno != EEXIST) fail("create mount point", prefix, errno);
-      if (last && !is_dir && r >= 0) ::close(r);
-      next = openat2_path(root, prefix, O_PATH);
-      // Still missing after mkdir said EEXIST: a symlink to nowhere.
-      if (next < 0 && errno == ENOENT) fail("mount point is a dangling symlink:", prefix, ENOENT);
+      make_node(parent, name, prefix, !last || is_dir);
+      next = reopen_made(root, prefix);
     }
     if (next < 0) fail("resolve mount point", prefix, errno);
     ::close(parent);

@@ -148,10 +148,9 @@ class LinuxRuntime final : public Runtime {
     for (const std::string& cap : spec.capabilities) state.add_capabilities(cap);
     state.set_seccomp(spec.seccomp);
     state.set_creator_pid(::getpid());
-    if (auto self = read_proc_stat(::getpid()); self && self->has_value())
-      state.set_creator_start_time((*self)->start_time);
+    state.set_creator_start_time(own_start_time());
 
-    TARMAC_RETURN_IF_ERROR(store_.save(state), "state");
+    TARMAC_RETURN_IF_ERROR(store_.save_binary(state), "state");
 
     auto cg = cgroups_->create(cgroup_name(spec.id));
     if (!cg) return std::move(cg).error().wrap("cgroup");

@@ -4,12 +4,27 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 
 #include "common/fs.h"
 
 namespace tarmac::runtime {
+
+uint64_t own_start_time() {
+  // Atomics, not a lock: a child forked while another thread held one would wait forever.
+  static std::atomic<pid_t> cached_pid{0};
+  static std::atomic<uint64_t> cached{0};
+  const pid_t self = ::getpid();
+  if (cached_pid.load(std::memory_order_acquire) == self)
+    return cached.load(std::memory_order_relaxed);
+  auto st = read_proc_stat(self);
+  if (!st || !st->has_value()) return 0;
+  cached.store((*st)->start_time, std::memory_order_relaxed);
+  cached_pid.store(self, std::memory_order_release);
+  return (*st)->start_time;
+}
 
 Result<std::optional<ProcStat>> read_proc_stat(pid_t pid) {
   std::string path = "/proc/" + std::to_string(pid) + "/stat";

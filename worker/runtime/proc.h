@@ -22,6 +22,10 @@ struct ProcStat {
 // nullopt when no process has that pid.
 Result<std::optional<ProcStat>> read_proc_stat(pid_t pid);
 
+// The calling process's start time, read once per process (a forked child reads its own).
+// 0 if /proc cannot say.
+uint64_t own_start_time();
+
 // True when `pid` is the process that started at `start_time` and has not ended (a zombie
 // has ended).
 bool process_alive(pid_t pid, uint64_t start_time);

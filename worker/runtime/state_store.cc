@@ -19,16 +19,23 @@ Status StateStore::create(const std::string& id) {
   return {};
 }
 
-Status StateStore::save(const v1::ContainerState& state) {
-  std::string json, binary;
-  auto s = google::protobuf::util::MessageToJsonString(state, &json);
-  if (!s.ok()) return Error("encode state of " + state.id() + ": " + s.ToString());
+Status StateStore::save_binary(const v1::ContainerState& state) {
+  std::string binary;
   if (!state.SerializeToString(&binary)) return Error("encode state of " + state.id());
   // No fsync: the state must outlive its writer's crash, not the machine's; a rebooted
-  // machine has no containers left to find. The binary copy first: a crash between the two
-  // leaves the newer state where load() looks first.
+  // machine has no containers left to find.
   TARMAC_RETURN_IF_ERROR(fs::write_file_atomic(dir(state.id()) + "/state.pb", binary, 0600, false),
                          "save state of " + state.id());
+  return {};
+}
+
+Status StateStore::save(const v1::ContainerState& state) {
+  std::string json;
+  auto s = google::protobuf::util::MessageToJsonString(state, &json);
+  if (!s.ok()) return Error("encode state of " + state.id() + ": " + s.ToString());
+  // The binary copy first: a crash between the two leaves the newer state where load() looks
+  // first.
+  TARMAC_TRY(save_binary(state));
   return fs::write_file_atomic(dir(state.id()) + "/state.json", json, 0600, false);
 }
 
@@ -67,7 +74,7 @@ Result<std::vector<std::string>> StateStore::ids() const {
   if (!names) return std::move(names).error();
   std::vector<std::string> ids;
   for (auto& n : *names)
-    if (fs::exists(dir(n) + "/state.json")) ids.push_back(n);
+    if (fs::exists(dir(n) + "/state.pb") || fs::exists(dir(n) + "/state.json")) ids.push_back(n);
   return ids;
 }
 

@@ -23,6 +23,9 @@ class StateStore {
   // Makes the container's directory; an error if it already exists.
   Status create(const std::string& id);
   Status save(const v1::ContainerState& state);
+  // state.pb alone: for the short-lived "creating" state, which only a crashed creator's
+  // cleanup reads. save() writes both once the container runs.
+  Status save_binary(const v1::ContainerState& state);
   Result<v1::ContainerState> load(const std::string& id) const;
   Status remove(const std::string& id) const;
   Result<std::vector<std::string>> ids() const;

@@ -46,6 +46,21 @@ TEST_F(StateStoreTest, SavesBothAndLoadsTheBinary) {
   EXPECT_EQ(loaded->cgroup(), "parent/c1");
 }
 
+// The "creating" state is written as binary only, and is listed and found all the same: a
+// crashed creator's half-made container must still be seen to be cleaned up.
+TEST_F(StateStoreTest, BinaryOnlyStateIsListedAndLoaded) {
+  v1::ContainerState creating = sample();
+  creating.set_status("creating");
+  ASSERT_TRUE(store_->save_binary(creating).ok());
+  EXPECT_FALSE(fs::exists(store_->dir("c1") + "/state.json"));
+  auto ids = store_->ids();
+  ASSERT_TRUE(ids.ok()) << ids.error().what();
+  EXPECT_EQ(*ids, std::vector<std::string>{"c1"});
+  auto loaded = store_->load("c1");
+  ASSERT_TRUE(loaded.ok()) << loaded.error().what();
+  EXPECT_EQ(loaded->status(), "creating");
+}
+
 // State written before the binary copy existed is still found.
 TEST_F(StateStoreTest, FallsBackToTheJson) {
   ASSERT_TRUE(store_->save(sample()).ok());
