@@ -3,6 +3,7 @@
 // A real `tarmac web` on a fresh database of the test PostgreSQL and a real `tarmac worker`
 // registered with it (as "w1", beating every 0.2 s), with the helpers the web node's
 // worker-facing tests share.
+#include <cstdlib>
 #include <functional>
 #include <thread>
 
@@ -36,8 +37,11 @@ class WebWorkerFixture : public WorkerFixture {
                     ->exec("INSERT INTO volumes (handle, worker_name, state, type)"
                            " VALUES ('busybox', 'w1', 'created', 'resource')")
                     .ok());
+    // Under valgrind the web can take longer than three 0.2 s beats to answer one, and the
+    // worker would be stalled (and refused work) between two of them.
+    const char* beat = std::getenv("TARMAC_TEST_WEB_WRAPPER") ? "1" : "0.2";
     extra_args_ = {"--registry", web_->registry_address(), "--name",
-                   "w1",         "--heartbeat-interval",   "0.2"};
+                   "w1",         "--heartbeat-interval",   beat};
     extra_args_.insert(extra_args_.end(), worker_extra_.begin(), worker_extra_.end());
     WorkerFixture::SetUp();
   }
