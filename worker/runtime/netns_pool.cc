@@ -7,6 +7,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <string>
 #include <thread>
@@ -29,14 +31,20 @@ Status bring_up_loopback() {
   return {};
 }
 
-// Moves the calling thread into a new network namespace and returns it. The thread stays
-// there: it holds no socket, and the next call moves it on.
-Result<UniqueFd> make_netns() {
+// A new network namespace, made by moving the calling thread into it and back to `home`:
+// the thread must not keep a namespace alive after its container has ended.
+Result<UniqueFd> make_netns(int home) {
   if (::unshare(CLONE_NEWNET) != 0) return sys_error("unshare network namespace");
   UniqueFd ns(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
-  if (!ns) return sys_error("open /proc/thread-self/ns/net");
-  TARMAC_RETURN_IF_ERROR(bring_up_loopback(), "new network namespace");
+  Status up = ns ? bring_up_loopback() : sys_error("open /proc/thread-self/ns/net");
+  if (::setns(home, CLONE_NEWNET) != 0) return sys_error("return to the network namespace");
+  if (!up) return std::move(up).error().wrap("new network namespace");
   return ns;
+}
+
+// What cannot get better by waiting: namespaces are not allowed or not there at all.
+bool permanent(const Error& e) {
+  return e.errnum() == EPERM || e.errnum() == EINVAL || e.errnum() == ENOSYS;
 }
 
 }  // namespace
@@ -49,12 +57,14 @@ NetnsPool& NetnsPool::instance() {
 
 UniqueFd NetnsPool::take() {
   // A forked child has our memory but not our thread, and maybe a lock held by it forever:
-  // it takes nothing from its parent's pool (it may start its own before one exists).
+  // it takes nothing from its parent's pool. Ownership is claimed before the lock is ever
+  // taken, so no fork can see the lock held and no owner.
   const pid_t self = ::getpid();
-  if (pid_t owner = owner_.load(std::memory_order_acquire); owner != -1 && owner != self) return {};
+  pid_t owner = -1;
+  const bool first = owner_.compare_exchange_strong(owner, self, std::memory_order_acq_rel);
+  if (!first && owner != self) return {};
   std::unique_lock lock(mu_);
-  if (owner_.load(std::memory_order_relaxed) == -1) {
-    owner_.store(self, std::memory_order_release);
+  if (first) {
     try {
       std::thread([this] { refill(); }).detach();
     } catch (const std::system_error& e) {
@@ -70,19 +80,34 @@ UniqueFd NetnsPool::take() {
 }
 
 void NetnsPool::refill() {
+  auto stop = [this](const std::string& why) {
+    spdlog::warn("network namespace pool: {}; containers make their own", why);
+    std::lock_guard lock(mu_);
+    broken_ = true;
+    ready_.clear();
+  };
+  UniqueFd home(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
+  if (!home) return stop(sys_error("open /proc/thread-self/ns/net").what());
+  auto backoff = std::chrono::milliseconds(100);
   for (;;) {
     {
       std::unique_lock lock(mu_);
       wanted_.wait(lock, [this] { return ready_.size() < kReady; });
     }
-    auto ns = make_netns();
-    std::lock_guard lock(mu_);
-    if (!ns) {
-      spdlog::warn("network namespace pool: {}; containers make their own", ns.error().what());
-      broken_ = true;
-      return;
+    auto ns = make_netns(home.get());
+    if (ns) {
+      backoff = std::chrono::milliseconds(100);
+      std::lock_guard lock(mu_);
+      ready_.push_back(std::move(*ns));
+      continue;
     }
-    ready_.push_back(std::move(*ns));
+    if (permanent(ns.error())) return stop(ns.error().what());
+    // Out of namespaces (user.max_net_namespaces), descriptors or memory for now: creates
+    // make their own meanwhile, and fail or not on their own.
+    spdlog::warn("network namespace pool: {}; trying again in {} ms", ns.error().what(),
+                 backoff.count());
+    std::this_thread::sleep_for(backoff);
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(10000));
   }
 }
 

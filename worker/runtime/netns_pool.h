@@ -40,7 +40,7 @@ class NetnsPool {
   std::mutex mu_;
   std::condition_variable wanted_;
   std::deque<UniqueFd> ready_;
-  bool broken_ = false;  // making one failed: take() gives nothing from then on
+  bool broken_ = false;  // namespaces cannot be made here: take() gives nothing from then on
 };
 
 }  // namespace tarmac::runtime

@@ -466,8 +466,12 @@ Result<SeccompProgram> build_default_seccomp() {
       syscalls[static_cast<uint32_t>(nr)] = SyscallVerdict::kEnosys;
   }
   static_assert(kNamespaceFlags <= UINT32_MAX, "clone(2) reads only the low word of its flags");
-  return SeccompProgram(
-      build_range_tree_filter(arches, static_cast<uint32_t>(kNamespaceFlags), EPERM));
+  auto filter = build_range_tree_filter(arches, static_cast<uint32_t>(kNamespaceFlags), EPERM);
+  // The kernel refuses longer programs, and load() passes the length as 16 bits.
+  if (filter.size() > BPF_MAXINSNS)
+    return Error("seccomp: default profile compiles to " + std::to_string(filter.size()) +
+                 " instructions, over the kernel's " + std::to_string(BPF_MAXINSNS));
+  return SeccompProgram(std::move(filter));
 }
 
 Result<SeccompProgram> build_default_seccomp_with_libseccomp() {
@@ -476,10 +480,13 @@ Result<SeccompProgram> build_default_seccomp_with_libseccomp() {
   // A binary tree instead of a linear scan: every syscall of the container pays for the
   // filter, and ~300 rules scanned in order cost more than the load itself.
   seccomp_attr_set(c.ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
-  // 32-bit x86 calls through int 0x80 must meet the same list, not bypass it.
-  for (uint32_t arch : {SCMP_ARCH_X86, SCMP_ARCH_X32}) {
-    int rc = seccomp_arch_add(c.ctx, arch);
-    if (rc != 0 && rc != -EEXIST) return sys_error("seccomp arch", -rc);
+  // 32-bit x86 calls through int 0x80 must meet the same list, not bypass it. Elsewhere only
+  // the native architecture, as build_default_seccomp.
+  if (seccomp_arch_native() == SCMP_ARCH_X86_64) {
+    for (uint32_t arch : {SCMP_ARCH_X86, SCMP_ARCH_X32}) {
+      int rc = seccomp_arch_add(c.ctx, arch);
+      if (rc != 0 && rc != -EEXIST) return sys_error("seccomp arch", -rc);
+    }
   }
   for (const char* name : kAllowed) {
     int nr = seccomp_syscall_resolve_name(name);

@@ -2,6 +2,7 @@
 
 #include <linux/seccomp.h>
 
+#include <bit>
 #include <cerrno>
 #include <cstddef>
 #include <limits>
@@ -13,8 +14,10 @@ using Program = std::vector<sock_filter>;
 
 constexpr uint32_t kNrOffset = offsetof(seccomp_data, nr);
 constexpr uint32_t kArchOffset = offsetof(seccomp_data, arch);
-// The low word of args[0] on little-endian machines; clone(2) reads only the low 32 bits of its
-// flags, so the high word cannot smuggle a namespace flag past the check.
+// The low word of args[0]; clone(2) reads only the low 32 bits of its flags, so the high word
+// cannot smuggle a namespace flag past the check.
+static_assert(std::endian::native == std::endian::little,
+              "on a big-endian machine the low word of args[0] lies 4 bytes further on");
 constexpr uint32_t kArg0LowOffset = offsetof(seccomp_data, args);
 // cBPF's conditional jumps reach at most 255 instructions ahead.
 constexpr size_t kMaxShortJump = std::numeric_limits<uint8_t>::max();
