@@ -68,16 +68,18 @@ Status write_file_atomic(const std::string& path, std::string_view content, mode
 
 Status make_dirs(const std::string& path, mode_t mode) {
   if (path.empty()) return Error("make dirs: empty path");
-  // Most calls make one directory under parents that exist: one mkdir then, not one per
-  // component (cgroups are made this way in every hierarchy for every container).
+  // Most calls make one directory under parents that exist: one mkdir then, and otherwise
+  // one per missing level, up from the nearest that exists (never a walk down from the root;
+  // cgroups are made this way in every hierarchy for every container, and the worker's
+  // directories for every container and process).
   if (::mkdir(path.c_str(), mode) == 0) return {};
   if (errno == ENOENT) {
-    size_t pos = 0;
-    while (pos != std::string::npos) {
-      pos = path.find('/', pos + 1);
-      std::string cur = path.substr(0, pos);
-      if (::mkdir(cur.c_str(), mode) != 0 && errno != EEXIST) return sys_error("mkdir " + cur);
-    }
+    size_t end = path.find_last_not_of('/');
+    size_t slash = end == std::string::npos ? end : path.rfind('/', end);
+    if (slash == std::string::npos || slash == 0) return sys_error("mkdir " + path);
+    TARMAC_TRY(make_dirs(path.substr(0, slash), mode));
+    if (::mkdir(path.c_str(), mode) == 0) return {};
+    if (errno != EEXIST) return sys_error("mkdir " + path);
   } else if (errno != EEXIST) {
     return sys_error("mkdir " + path);
   }

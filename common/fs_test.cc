@@ -41,6 +41,8 @@ TEST(Fs, MakeDirsMakesParentsAndRefusesAFile) {
   ASSERT_TRUE(make_dirs(*dir + "/a/b/c", 0700).ok());
   ASSERT_TRUE(make_dirs(*dir + "/a/b/c", 0700).ok());
   ASSERT_TRUE(make_dirs(*dir + "/a/b", 0700).ok());
+  ASSERT_TRUE(make_dirs(*dir + "/x//y/z/", 0700).ok());
+  EXPECT_TRUE(exists(*dir + "/x/y/z"));
   struct stat st;
   ASSERT_EQ(::stat((*dir + "/a/b/c").c_str(), &st), 0);
   EXPECT_TRUE(S_ISDIR(st.st_mode));
