@@ -178,23 +178,28 @@ TEST_F(WorkerServerTest, KillNineMidTaskThenReattach) {
       "i=0; while [ $i -lt 30 ]; do echo tick$i; i=$((i+1)); sleep 0.05; done; exit 4";
   auto first = process(run_message("c3", {"sh", "-c", script}, "task"), {}, 6);
   ASSERT_FALSE(first.exited);
-  // The runtime's state is on the tmpfs the worker mounted; the restarted worker finds it
-  // there and mounts nothing over it.
+  // The runtime's state and the containers' records are on the tmpfs's the worker mounted;
+  // the restarted worker finds them there and mounts nothing over them. The output is on disk.
   auto state_mounts = [&] {
     auto mounts = read_mountinfo();
     int n = 0;
     for (const MountPoint& m : mounts ? *mounts : std::vector<MountPoint>())
-      n += m.path == work_dir() + "/runtime";
+      n += m.path == work_dir() + "/runtime" || m.path == work_dir() + "/containers";
     return n;
   };
-  struct statfs sf;
-  ASSERT_EQ(::statfs((work_dir() + "/runtime").c_str(), &sf), 0);
-  EXPECT_EQ(sf.f_type, TMPFS_MAGIC);
-  EXPECT_EQ(state_mounts(), 1);
+  for (const char* dir : {"/runtime", "/containers"}) {
+    struct statfs sf;
+    ASSERT_EQ(::statfs((work_dir() + dir).c_str(), &sf), 0);
+    EXPECT_EQ(sf.f_type, TMPFS_MAGIC) << dir;
+  }
+  struct statfs out_fs;
+  ASSERT_EQ(::statfs((work_dir() + "/output/c3/task/output").c_str(), &out_fs), 0);
+  EXPECT_NE(out_fs.f_type, TMPFS_MAGIC);
+  EXPECT_EQ(state_mounts(), 2);
   stop_worker(SIGKILL);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // output while it is gone
   start_worker();
-  EXPECT_EQ(state_mounts(), 1);
+  EXPECT_EQ(state_mounts(), 2);
   grpc::Status st;
   auto again = get("c3", &st);
   ASSERT_TRUE(st.ok()) << st.error_message();
@@ -303,8 +308,51 @@ TEST_F(WorkerServerTest, DestroyLeavesNothing) {
     }
     return false;
   };
-  EXPECT_TRUE(empty(work_dir() + "/containers.trash"));
+  EXPECT_TRUE(empty(work_dir() + "/containers/.trash"));
+  EXPECT_TRUE(empty(work_dir() + "/output/.trash"));
+  EXPECT_FALSE(fs::exists(work_dir() + "/output/c6"));
   EXPECT_TRUE(empty(work_dir() + "/volumes/dead"));
+}
+
+// A reboot clears the tmpfs's with the containers' records and the runtime's state, and ends
+// every container: the next worker finds their root filesystem volumes and output on disk with
+// no container to own them, and removes them.
+TEST_F(WorkerServerTest, AfterARebootNothingOfTheOldContainersIsLeft) {
+  auto c = create("c11");
+  auto seen = process(run_message("c11", {"sh", "-c", "echo before"}, "p"));
+  ASSERT_TRUE(seen.exited);
+  ASSERT_TRUE(fs::exists(work_dir() + "/output/c11/p/output"));
+  auto state = fs::read_file(work_dir() + "/runtime/c11/state.json");
+  ASSERT_TRUE(state.ok());
+  auto pos = state->find("\"initPid\":");
+  ASSERT_NE(pos, std::string::npos) << *state;
+  pid_t init = std::atoi(state->c_str() + pos + 10);
+  stop_worker(SIGKILL);
+  // The reboot, as far as the worker can tell: its containers gone, both tmpfs's with them.
+  ASSERT_EQ(::kill(init, SIGKILL), 0);
+  for (int i = 0; i < 200 && ::kill(init, 0) == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  for (const char* dir : {"/runtime", "/containers"})
+    ASSERT_TRUE(baggageclaim::unmount(work_dir() + dir).ok()) << dir;
+  start_worker();
+  grpc::Status st;
+  get("c11", &st);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::NOT_FOUND);
+  auto vols = volumes_->list();
+  ASSERT_TRUE(vols.ok());
+  for (const auto& v : *vols) EXPECT_NE(v.handle, c.rootfs_volume());
+  bool output_gone = false;
+  for (int i = 0; i < 500 && !output_gone; ++i) {
+    output_gone = !fs::exists(work_dir() + "/output/c11");
+    if (auto trash = fs::list_dir(work_dir() + "/output/.trash"); !trash || !trash->empty())
+      output_gone = false;
+    if (!output_gone) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(output_gone);
+  // And it works as before.
+  create("c12");
+  auto after = process(run_message("c12", {"sh", "-c", "echo after"}));
+  EXPECT_EQ(after.out, "after\n");
 }
 
 // Properties are set, listed by filter, and kept across a restart.
@@ -417,6 +465,9 @@ TEST_F(WorkerServerTest, OutputKeptForAbsentClientsIsBounded) {
   EXPECT_GT(late.dropped, 1000000u);
   EXPECT_LE(late.out.size(), 262144u + 65536u);
   EXPECT_EQ(late.out.substr(late.out.size() - 4), "end\n");
+  // Kept on disk, not in the process's directory on the tmpfs.
+  EXPECT_TRUE(fs::exists(work_dir() + "/output/c10/loud/output"));
+  EXPECT_FALSE(fs::exists(work_dir() + "/containers/c10/processes/loud/output"));
 }
 
 }  // namespace

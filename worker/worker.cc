@@ -88,13 +88,18 @@ Status WorkerImpl::drain(DrainMode mode, std::chrono::milliseconds timeout,
   for (auto& [h, why] : store_->destroy_many(volumes))
     spdlog::error("retire: volume {}: {}", h, why);
   (void)fs::remove_all(work_dir_ + "/runtime/seccomp.bpf");
+  containers_->finish_removals();
   // The state's tmpfs (see mount_state_tmpfs) goes only empty: a container whose destroy
   // failed keeps its state there, for the next start to find and destroy.
-  if (auto left = fs::list_dir(work_dir_ + "/runtime"); left && left->empty())
-    (void)baggageclaim::unmount(work_dir_ + "/runtime");
-  else
-    spdlog::warn("retire: container state left in {}; kept for the next start",
-                 work_dir_ + "/runtime");
+  for (const char* name : {"/runtime", "/containers"}) {
+    std::string dir = work_dir_ + name;
+    auto left = fs::list_dir(dir);
+    if (left) std::erase(*left, std::string(containers::ContainerManager::kTrash));
+    if (left && left->empty())
+      (void)baggageclaim::unmount(dir);
+    else
+      spdlog::warn("retire: container state left in {}; kept for the next start", dir);
+  }
   spdlog::info("worker: retired");
   return {};
 }
@@ -187,6 +192,7 @@ Result<std::unique_ptr<Worker>> Worker::start(WorkerOptions o) {
 
   containers::ManagerOptions mo;
   mo.dir = o.work_dir + "/containers";
+  mo.output_dir = o.work_dir + "/output";
   mo.runtime.run_dir = o.work_dir + "/runtime";
   mo.runtime.cgroup_root = o.cgroup_root;
   mo.runtime.cgroup_parent = o.cgroup_parent;
@@ -194,11 +200,14 @@ Result<std::unique_ptr<Worker>> Worker::start(WorkerOptions o) {
   // Compiled once here for every shim to read (and rewritten by each worker start, so the
   // profile always matches the running binary).
   mo.runtime.seccomp_file = o.work_dir + "/runtime/seccomp.bpf";
-  auto mounted = mount_state_tmpfs(mo.runtime.run_dir);
-  if (!mounted) return std::move(mounted).error().wrap("worker");
-  if (*mounted == StateDir::kKeptOnDisk)
-    spdlog::info("worker: container state stays on disk in {} (it holds some already)",
-                 mo.runtime.run_dir);
+  // The containers' records and process directories live exactly as long as the runtime's
+  // state: a tmpfs too (only the processes' output, which can be large, stays on disk).
+  for (const std::string& dir : {mo.runtime.run_dir, mo.dir}) {
+    auto mounted = mount_state_tmpfs(dir);
+    if (!mounted) return std::move(mounted).error().wrap("worker");
+    if (*mounted == StateDir::kKeptOnDisk)
+      spdlog::info("worker: container state stays on disk in {} (it holds some already)", dir);
+  }
   TARMAC_RETURN_IF_ERROR(runtime::write_default_seccomp(mo.runtime.seccomp_file), "worker");
   mo.shim_path = o.shim_path;
   mo.ids = o.ids;

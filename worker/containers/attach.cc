@@ -83,9 +83,9 @@ v1::ProcessOutput output_of(const shim::OutputChunk& c) {
 }  // namespace
 
 grpc::Status serve_process(grpc::ServerContext* context, ProcessStream* stream,
-                           const std::string& dir, const std::string& process_id,
-                           uint64_t from_offset) {
-  auto reader = shim::OutputLogReader::open(dir, from_offset);
+                           const std::string& dir, const std::string& output_dir,
+                           const std::string& process_id, uint64_t from_offset) {
+  auto reader = shim::OutputLogReader::open(output_dir, from_offset);
   if (!reader) return grpc::Status(grpc::StatusCode::INTERNAL, reader.error().what());
   auto wake = ShimConnection::connect(dir);
   auto input = ShimConnection::connect(dir);

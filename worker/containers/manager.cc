@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <set>
 #include <thread>
 
 #include "common/fs.h"
@@ -56,14 +57,18 @@ bool matches(const v1::Container& c, const std::map<std::string, std::string>& f
 
 Result<std::unique_ptr<ContainerManager>> ContainerManager::open(ManagerOptions options,
                                                                  baggageclaim::Store& volumes) {
-  TARMAC_RETURN_IF_ERROR(fs::make_dirs(options.dir, 0700), "containers");
-  TARMAC_RETURN_IF_ERROR(fs::make_dirs(options.dir + ".trash", 0700), "containers");
+  TARMAC_RETURN_IF_ERROR(fs::make_dirs(trash_of(options.dir), 0700), "containers");
+  if (!options.output_dir.empty())
+    TARMAC_RETURN_IF_ERROR(fs::make_dirs(trash_of(options.output_dir), 0700), "containers");
   auto rt = runtime::make_runtime(options.runtime);
   if (!rt) return std::move(rt).error().wrap("containers");
   std::unique_ptr<ContainerManager> m(
       new ContainerManager(std::move(options), volumes, std::move(*rt)));
   TARMAC_RETURN_IF_ERROR(m->recover(), "containers: recover");
-  m->remover_.sweep(m->trash_dir());  // what a worker that stopped midway had not removed
+  m->remove_orphans();
+  // What a worker that stopped midway had not removed.
+  m->remover_.sweep(trash_of(m->options_.dir));
+  if (!m->options_.output_dir.empty()) m->remover_.sweep(trash_of(m->options_.output_dir));
   return m;
 }
 
@@ -87,6 +92,7 @@ Status ContainerManager::recover() {
   auto names = fs::list_dir(options_.dir);
   if (!names) return std::move(names).error();
   for (const std::string& handle : *names) {
+    if (handle == kTrash) continue;
     std::string dir = dir_of(handle);
     auto rootfs = fs::read_file(dir + "/" + kRootfsFile);
     std::string rootfs_volume = rootfs ? *rootfs : "";
@@ -126,6 +132,31 @@ Status ContainerManager::recover() {
   return {};
 }
 
+void ContainerManager::remove_orphans() {
+  std::set<std::string> known;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [handle, e] : entries_) known.insert(handle);
+  }
+  if (!options_.output_dir.empty()) {
+    if (auto names = fs::list_dir(options_.output_dir); names) {
+      for (const std::string& name : *names) {
+        if (name == kTrash || known.count(name)) continue;
+        spdlog::warn("container {}: output left by a container that is gone; removing it", name);
+        (void)remover_.take(output_dir_of(name), trash_of(options_.output_dir), name);
+      }
+    }
+  }
+  for (const baggageclaim::Volume& v : volumes_.list()) {
+    auto owner = v.properties.find(kRootfsOwnerProperty);
+    if (owner == v.properties.end() || known.count(owner->second)) continue;
+    spdlog::warn("volume {}: root filesystem of container {}, which is gone; destroying it",
+                 v.handle, owner->second);
+    if (auto s = volumes_.destroy(v.handle); !s.ok() && s.error().errnum() != ENOENT)
+      spdlog::error("volume {}: {}", v.handle, s.error().what());
+  }
+}
+
 Status ContainerManager::remove_remains(const std::string& handle,
                                         const std::string& rootfs_volume) {
   if (auto c = runtime_->find(handle); c) {
@@ -145,7 +176,15 @@ Status ContainerManager::remove_remains(const std::string& handle,
     }
   }
   // Gone for every caller with one rename; its files are removed in the background.
-  if (auto moved = remover_.take(dir_of(handle), trash_dir(), handle);
+  if (!options_.output_dir.empty()) {
+    if (auto moved = remover_.take(output_dir_of(handle), trash_of(options_.output_dir), handle);
+        !moved.ok() && moved.error().errnum() != ENOENT) {
+      spdlog::warn("container {}: output: {}", handle, moved.error().what());
+      if (auto s = fs::remove_all(output_dir_of(handle)); !s.ok())
+        spdlog::error("container {}: remove output: {}", handle, s.error().what());
+    }
+  }
+  if (auto moved = remover_.take(dir_of(handle), trash_of(options_.dir), handle);
       !moved.ok() && moved.error().errnum() != ENOENT) {
     spdlog::warn("container {}: {}", handle, moved.error().what());
     if (auto s = fs::remove_all(dir_of(handle)); !s.ok())

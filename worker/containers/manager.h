@@ -22,6 +22,9 @@ inline constexpr const char* kRootfsOwnerProperty = "tarmac.container";
 
 struct ManagerOptions {
   std::string dir;  // one directory per container: container.json, processes/<id>/
+  // Where the processes' output logs go, <output_dir>/<container>/<process>/, when not in
+  // their directories under `dir` (empty): the worker keeps `dir` on a tmpfs, output on disk.
+  std::string output_dir;
   runtime::RuntimeOptions runtime;
   std::string shim_path;  // tarmac-shim
   // Unprivileged containers map root to this range: the volume store's range.
@@ -35,11 +38,14 @@ struct StartedProcess {
 };
 
 // The worker's containers: created on copy-on-write volumes of the embedded volume store,
-// run by the bpm runtime, with every process kept by a shim. State lives on disk, so a
-// worker restarted (kill -9 included) finds its containers and their processes again; one
-// that cannot be recovered is destroyed whole. Safe for concurrent use.
+// run by the bpm runtime, with every process kept by a shim. State lives on a tmpfs (output on
+// disk), so a worker restarted (kill -9 included) finds its containers and their processes again;
+// one that cannot be recovered is destroyed whole. Safe for concurrent use.
 class ContainerManager {
  public:
+  // In the containers' and the output directories: what is being removed.
+  static constexpr const char* kTrash = ".trash";
+
   static Result<std::unique_ptr<ContainerManager>> open(ManagerOptions options,
                                                         baggageclaim::Store& volumes);
 
@@ -57,10 +63,14 @@ class ContainerManager {
   int active_tasks() const;
   // Draining: create is refused (UNAVAILABLE-like EAGAIN, with `reason`); the rest works.
   void refuse_new_containers(std::string reason);
+  // Until what destroys gave up is removed.
+  void finish_removals() { remover_.drain(); }
 
   Result<StartedProcess> run(const std::string& handle, const worker::v1::ProcessSpec& spec);
-  // The directory of a process (for its output log and shim), checked to exist.
+  // The directory of a process (for its shim), checked to exist.
   Result<std::string> process_dir(const std::string& handle, const std::string& process_id) const;
+  // The directory of a process's output log (its process_dir unless an output_dir is set).
+  std::string output_dir(const std::string& handle, const std::string& process_id) const;
   Result<worker::v1::ProcessInfo> process_info(const std::string& handle,
                                                const std::string& process_id) const;
 
@@ -83,9 +93,16 @@ class ContainerManager {
   static void remove_dir(const std::string& dir);
 
   std::string dir_of(const std::string& handle) const { return options_.dir + "/" + handle; }
-  // Where a destroyed container's directory goes to be removed in the background.
-  std::string trash_dir() const { return options_.dir + ".trash"; }
+  std::string output_dir_of(const std::string& handle) const {
+    return options_.output_dir + "/" + handle;
+  }
+  // Where a destroyed container's directories go to be removed in the background: in the same
+  // filesystem, to go there with a rename.
+  static std::string trash_of(const std::string& dir) { return dir + "/" + kTrash; }
   Status recover();
+  // What nothing recovered owns: output directories and root filesystem volumes of containers
+  // whose records are gone (a reboot clears the tmpfs the records are on).
+  void remove_orphans();
   // Removes whatever exists of a container: its runtime container, processes, volume, dir.
   Status remove_remains(const std::string& handle, const std::string& rootfs_volume);
   Result<runtime::ContainerSpec> runtime_spec(const worker::v1::ContainerSpec& spec,

@@ -71,13 +71,16 @@ Result<StartedProcess> ContainerManager::run(const std::string& handle,
       return fail(Error("process.id: \"" + id + "\" already exists in this container", EEXIST));
     return fail(sys_error("mkdir " + dir));
   }
+  if (!options_.output_dir.empty()) req.output_dir = output_dir(handle, id);
   auto started = [&]() -> Result<pid_t> {
+    if (!req.output_dir.empty()) TARMAC_TRY(fs::make_dirs(req.output_dir, 0700));
     TARMAC_TRY(
         fs::write_file_atomic(dir + "/" + shim::kRequestFile, shim::to_json(req), 0600, false));
     return spawner_->spawn(dir);
   }();
   if (!started) {
     (void)fs::remove_all(dir);
+    if (!req.output_dir.empty()) (void)fs::remove_all(req.output_dir);
     return fail(std::move(started).error());
   }
   (void)fs::write_file_atomic(dir + "/" + kPidFile, std::to_string(*started), 0600, false);
@@ -98,6 +101,12 @@ Result<std::string> ContainerManager::process_dir(const std::string& handle,
   if (!fs::exists(dir + "/" + shim::kRequestFile))
     return Error("process \"" + process_id + "\" not found in container " + handle, ENOENT);
   return dir;
+}
+
+std::string ContainerManager::output_dir(const std::string& handle,
+                                         const std::string& process_id) const {
+  if (options_.output_dir.empty()) return dir_of(handle) + "/processes/" + process_id;
+  return output_dir_of(handle) + "/" + process_id;
 }
 
 Result<v1::ProcessInfo> ContainerManager::process_info(const std::string& handle,

@@ -79,7 +79,7 @@ grpc::Status ContainerService::Process(grpc::ServerContext* context, ProcessStre
   auto dir = manager_.process_dir(handle, id);
   if (!dir) return to_grpc(dir.error());
   if (!stream->Write(started)) return grpc::Status::OK;  // the client left; the process runs
-  return serve_process(context, stream, *dir, id, from);
+  return serve_process(context, stream, *dir, manager_.output_dir(handle, id), id, from);
 }
 
 }  // namespace tarmac::containers

@@ -132,11 +132,13 @@ TEST(ShimRequestTest, BrokenRequestsNameTheField) {
   r.process.env = {"A=b"};
   r.tty = true;
   r.rows = 50;
+  r.output_dir = "/var/out/c1/p1";
   auto back = parse_request(to_json(r));
   ASSERT_TRUE(back.ok()) << back.error().what();
   EXPECT_EQ(back->process.args, r.process.args);
   EXPECT_EQ(back->rows, 50);
   EXPECT_TRUE(back->tty);
+  EXPECT_EQ(back->output_dir, "/var/out/c1/p1");
 
   struct Case {
     const char* json;
@@ -150,6 +152,8 @@ TEST(ShimRequestTest, BrokenRequestsNameTheField) {
       {R"({"container":"c","process":{"args":["x"],"uid":"root"}})", "process.uid"},
       {R"({"container":"c","process":{"args":["x"]},"rows":70000})", "rows"},
       {R"({"container":"c","process":{"args":["x"]},"runtime":{"run_dir":3}})", "runtime.run_dir"},
+      {R"({"container":"c","process":{"args":["x"]},"output_dir":"out"})", "output_dir"},
+      {R"({"container":"c","process":{"args":["x"]},"output_dir":7})", "output_dir"},
   };
   for (const Case& c : cases) {
     auto p = parse_request(c.json);
