@@ -314,6 +314,23 @@ TEST_F(WorkerServerTest, DestroyLeavesNothing) {
   EXPECT_TRUE(empty(work_dir() + "/volumes/dead"));
 }
 
+// A process started by a worker that kept output in the process's directory (the layout before
+// output/) is still attached to with all of it after an upgrade.
+TEST_F(WorkerServerTest, OutputInTheProcessDirectoryIsStillRead) {
+  create("c13");
+  auto first = process(run_message("c13", {"sh", "-c", "echo old layout"}, "p"));
+  ASSERT_TRUE(first.exited);
+  std::string out = work_dir() + "/output/c13/p", proc = work_dir() + "/containers/c13/processes/p";
+  auto log = fs::read_file(out + "/output");
+  ASSERT_TRUE(log.ok()) << log.error().what();
+  ASSERT_TRUE(fs::write_file(proc + "/output", *log).ok());
+  ASSERT_TRUE(fs::remove_all(out).ok());
+  auto again = process(attach_message("c13", "p", 0));
+  ASSERT_TRUE(again.status.ok()) << again.status.error_message();
+  EXPECT_TRUE(again.exited);
+  EXPECT_EQ(again.out, "old layout\n");
+}
+
 // A reboot clears the tmpfs's with the containers' records and the runtime's state, and ends
 // every container: the next worker finds their root filesystem volumes and output on disk with
 // no container to own them, and removes them.

@@ -10,6 +10,7 @@
 #include "worker/containers/shim_client.h"
 #include "worker/containers/user.h"
 #include "worker/runtime/state_store.h"
+#include "worker/shim/output_log.h"
 
 namespace tarmac::containers {
 namespace {
@@ -105,8 +106,14 @@ Result<std::string> ContainerManager::process_dir(const std::string& handle,
 
 std::string ContainerManager::output_dir(const std::string& handle,
                                          const std::string& process_id) const {
-  if (options_.output_dir.empty()) return dir_of(handle) + "/processes/" + process_id;
-  return output_dir_of(handle) + "/" + process_id;
+  std::string in_process_dir = dir_of(handle) + "/processes/" + process_id;
+  if (options_.output_dir.empty()) return in_process_dir;
+  // A process started by a worker that kept output in the process's directory (before an
+  // upgrade that kept its containers running) still has it there.
+  std::string own = output_dir_of(handle) + "/" + process_id;
+  if (!fs::exists(own) && fs::exists(in_process_dir + "/" + shim::kOutputFile))
+    return in_process_dir;
+  return own;
 }
 
 Result<v1::ProcessInfo> ContainerManager::process_info(const std::string& handle,
