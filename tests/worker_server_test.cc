@@ -22,7 +22,25 @@ namespace tarmac::testing {
 namespace {
 
 namespace v1 = worker::v1;
-using WorkerServerTest = WorkerFixture;
+class WorkerServerTest : public WorkerFixture {
+ protected:
+  // The host pid of a container's init, from the runtime's state.
+  pid_t init_pid(const std::string& handle) {
+    auto state = fs::read_file(work_dir() + "/runtime/" + handle + "/state.json");
+    if (!state.ok()) return -1;
+    auto pos = state->find("\"initPid\":");
+    return pos == std::string::npos ? -1 : std::atoi(state->c_str() + pos + 10);
+  }
+  // The container is not found, and neither is its root filesystem volume.
+  void expect_gone_with_its_volume(const std::string& handle, const std::string& rootfs_volume) {
+    grpc::Status st;
+    get(handle, &st);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::NOT_FOUND);
+    auto vols = volumes_->list();
+    ASSERT_TRUE(vols.ok());
+    for (const auto& v : *vols) EXPECT_NE(v.handle, rootfs_volume);
+  }
+};
 
 // A process's stdout, stderr, stdin and exit code, in an unprivileged container where root is
 // the mapped host uid.
@@ -225,20 +243,11 @@ TEST_F(WorkerServerTest, UnrecoverableContainerIsDestroyedOnRestart) {
   auto seen = process(run_message("c4", {"sh", "-c", "cat /proc/1/status | grep ^Pid"}));
   ASSERT_TRUE(seen.exited);
   stop_worker(SIGKILL);
-  auto state = fs::read_file(dir_.path() + "/work/runtime/c4/state.json");
-  ASSERT_TRUE(state.ok());
-  auto pos = state->find("\"initPid\":");
-  ASSERT_NE(pos, std::string::npos) << *state;
-  pid_t init = std::atoi(state->c_str() + pos + 10);
+  pid_t init = init_pid("c4");
   ASSERT_GT(init, 1);
   ASSERT_EQ(::kill(init, SIGKILL), 0);
   start_worker();
-  grpc::Status st;
-  get("c4", &st);
-  EXPECT_EQ(st.error_code(), grpc::StatusCode::NOT_FOUND);
-  auto vols = volumes_->list();
-  ASSERT_TRUE(vols.ok());
-  for (const auto& v : *vols) EXPECT_NE(v.handle, c.rootfs_volume());
+  expect_gone_with_its_volume("c4", c.rootfs_volume());
   EXPECT_FALSE(fs::exists(dir_.path() + "/work/containers/c4"));
   EXPECT_FALSE(fs::exists(dir_.path() + "/work/runtime/c4"));
 }
@@ -339,11 +348,8 @@ TEST_F(WorkerServerTest, AfterARebootNothingOfTheOldContainersIsLeft) {
   auto seen = process(run_message("c11", {"sh", "-c", "echo before"}, "p"));
   ASSERT_TRUE(seen.exited);
   ASSERT_TRUE(fs::exists(work_dir() + "/output/c11/p/output"));
-  auto state = fs::read_file(work_dir() + "/runtime/c11/state.json");
-  ASSERT_TRUE(state.ok());
-  auto pos = state->find("\"initPid\":");
-  ASSERT_NE(pos, std::string::npos) << *state;
-  pid_t init = std::atoi(state->c_str() + pos + 10);
+  pid_t init = init_pid("c11");
+  ASSERT_GT(init, 1);
   stop_worker(SIGKILL);
   // The reboot, as far as the worker can tell: its containers gone, both tmpfs's with them.
   ASSERT_EQ(::kill(init, SIGKILL), 0);
@@ -352,12 +358,7 @@ TEST_F(WorkerServerTest, AfterARebootNothingOfTheOldContainersIsLeft) {
   for (const char* dir : {"/runtime", "/containers"})
     ASSERT_TRUE(baggageclaim::unmount(work_dir() + dir).ok()) << dir;
   start_worker();
-  grpc::Status st;
-  get("c11", &st);
-  EXPECT_EQ(st.error_code(), grpc::StatusCode::NOT_FOUND);
-  auto vols = volumes_->list();
-  ASSERT_TRUE(vols.ok());
-  for (const auto& v : *vols) EXPECT_NE(v.handle, c.rootfs_volume());
+  expect_gone_with_its_volume("c11", c.rootfs_volume());
   bool output_gone = false;
   for (int i = 0; i < 500 && !output_gone; ++i) {
     output_gone = !fs::exists(work_dir() + "/output/c11");
