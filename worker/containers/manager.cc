@@ -57,9 +57,8 @@ bool matches(const v1::Container& c, const std::map<std::string, std::string>& f
 
 Result<std::unique_ptr<ContainerManager>> ContainerManager::open(ManagerOptions options,
                                                                  baggageclaim::Store& volumes) {
-  TARMAC_RETURN_IF_ERROR(fs::make_dirs(trash_of(options.dir), 0700), "containers");
-  if (!options.output_dir.empty())
-    TARMAC_RETURN_IF_ERROR(fs::make_dirs(trash_of(options.output_dir), 0700), "containers");
+  for (const std::string& tree : {options.dir, options.output_dir})
+    TARMAC_RETURN_IF_ERROR(fs::make_dirs(trash_of(tree), 0700), "containers");
   auto rt = runtime::make_runtime(options.runtime);
   if (!rt) return std::move(rt).error().wrap("containers");
   std::unique_ptr<ContainerManager> m(
@@ -67,8 +66,8 @@ Result<std::unique_ptr<ContainerManager>> ContainerManager::open(ManagerOptions 
   TARMAC_RETURN_IF_ERROR(m->recover(), "containers: recover");
   m->remove_orphans();
   // What a worker that stopped midway had not removed.
-  m->remover_.sweep(trash_of(m->options_.dir));
-  if (!m->options_.output_dir.empty()) m->remover_.sweep(trash_of(m->options_.output_dir));
+  for (const std::string& tree : {m->options_.dir, m->options_.output_dir})
+    m->remover_.sweep(trash_of(tree));
   return m;
 }
 
@@ -132,19 +131,27 @@ Status ContainerManager::recover() {
   return {};
 }
 
+void ContainerManager::move_aside(const std::string& tree, const std::string& handle) {
+  // Gone for every caller with one rename; its files are removed in the background.
+  std::string dir = tree + "/" + handle;
+  auto moved = remover_.take(dir, trash_of(tree), handle);
+  if (moved.ok() || moved.error().errnum() == ENOENT) return;
+  spdlog::warn("container {}: {}", handle, moved.error().what());
+  if (auto s = fs::remove_all(dir); !s.ok())
+    spdlog::error("container {}: remove {}: {}", handle, dir, s.error().what());
+}
+
 void ContainerManager::remove_orphans() {
   std::set<std::string> known;
   {
     std::lock_guard lock(mu_);
     for (const auto& [handle, e] : entries_) known.insert(handle);
   }
-  if (!options_.output_dir.empty()) {
-    if (auto names = fs::list_dir(options_.output_dir); names) {
-      for (const std::string& name : *names) {
-        if (name == kTrash || known.count(name)) continue;
-        spdlog::warn("container {}: output left by a container that is gone; removing it", name);
-        (void)remover_.take(output_dir_of(name), trash_of(options_.output_dir), name);
-      }
+  if (auto names = fs::list_dir(options_.output_dir); names) {
+    for (const std::string& name : *names) {
+      if (name == kTrash || known.count(name)) continue;
+      spdlog::warn("container {}: output left by a container that is gone; removing it", name);
+      move_aside(options_.output_dir, name);
     }
   }
   for (const baggageclaim::Volume& v : volumes_.list()) {
@@ -175,21 +182,8 @@ Status ContainerManager::remove_remains(const std::string& handle,
       }
     }
   }
-  // Gone for every caller with one rename; its files are removed in the background.
-  if (!options_.output_dir.empty()) {
-    if (auto moved = remover_.take(output_dir_of(handle), trash_of(options_.output_dir), handle);
-        !moved.ok() && moved.error().errnum() != ENOENT) {
-      spdlog::warn("container {}: output: {}", handle, moved.error().what());
-      if (auto s = fs::remove_all(output_dir_of(handle)); !s.ok())
-        spdlog::error("container {}: remove output: {}", handle, s.error().what());
-    }
-  }
-  if (auto moved = remover_.take(dir_of(handle), trash_of(options_.dir), handle);
-      !moved.ok() && moved.error().errnum() != ENOENT) {
-    spdlog::warn("container {}: {}", handle, moved.error().what());
-    if (auto s = fs::remove_all(dir_of(handle)); !s.ok())
-      spdlog::error("container {}: remove state: {}", handle, s.error().what());
-  }
+  move_aside(options_.output_dir, handle);
+  move_aside(options_.dir, handle);
   if (!rootfs_volume.empty()) {
     auto s = volumes_.destroy(rootfs_volume);
     if (!s.ok() && s.error().errnum() != ENOENT)

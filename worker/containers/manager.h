@@ -22,8 +22,8 @@ inline constexpr const char* kRootfsOwnerProperty = "tarmac.container";
 
 struct ManagerOptions {
   std::string dir;  // one directory per container: container.json, processes/<id>/
-  // Where the processes' output logs go, <output_dir>/<container>/<process>/, when not in
-  // their directories under `dir` (empty): the worker keeps `dir` on a tmpfs, output on disk.
+  // Where the processes' output logs go, <output_dir>/<container>/<process>/: the worker keeps
+  // `dir` on a tmpfs, output on disk.
   std::string output_dir;
   runtime::RuntimeOptions runtime;
   std::string shim_path;  // tarmac-shim
@@ -69,7 +69,7 @@ class ContainerManager {
   Result<StartedProcess> run(const std::string& handle, const worker::v1::ProcessSpec& spec);
   // The directory of a process (for its shim), checked to exist.
   Result<std::string> process_dir(const std::string& handle, const std::string& process_id) const;
-  // The directory of a process's output log (its process_dir unless an output_dir is set).
+  // The directory of a process's output log.
   std::string output_dir(const std::string& handle, const std::string& process_id) const;
   Result<worker::v1::ProcessInfo> process_info(const std::string& handle,
                                                const std::string& process_id) const;
@@ -100,6 +100,9 @@ class ContainerManager {
   // filesystem, to go there with a rename.
   static std::string trash_of(const std::string& dir) { return dir + "/" + kTrash; }
   Status recover();
+  // Moves <tree>/<handle> into the tree's trash (see trash_of), or removes it at once if that
+  // fails; nothing there is fine.
+  void move_aside(const std::string& tree, const std::string& handle);
   // What nothing recovered owns: output directories and root filesystem volumes of containers
   // whose records are gone (a reboot clears the tmpfs the records are on).
   void remove_orphans();

@@ -72,16 +72,16 @@ Result<StartedProcess> ContainerManager::run(const std::string& handle,
       return fail(Error("process.id: \"" + id + "\" already exists in this container", EEXIST));
     return fail(sys_error("mkdir " + dir));
   }
-  if (!options_.output_dir.empty()) req.output_dir = output_dir(handle, id);
+  req.output_dir = output_dir_of(handle) + "/" + id;
   auto started = [&]() -> Result<pid_t> {
-    if (!req.output_dir.empty()) TARMAC_TRY(fs::make_dirs(req.output_dir, 0700));
+    TARMAC_TRY(fs::make_dirs(req.output_dir, 0700));
     TARMAC_TRY(
         fs::write_file_atomic(dir + "/" + shim::kRequestFile, shim::to_json(req), 0600, false));
     return spawner_->spawn(dir);
   }();
   if (!started) {
     (void)fs::remove_all(dir);
-    if (!req.output_dir.empty()) (void)fs::remove_all(req.output_dir);
+    (void)fs::remove_all(req.output_dir);
     return fail(std::move(started).error());
   }
   (void)fs::write_file_atomic(dir + "/" + kPidFile, std::to_string(*started), 0600, false);
@@ -106,11 +106,10 @@ Result<std::string> ContainerManager::process_dir(const std::string& handle,
 
 std::string ContainerManager::output_dir(const std::string& handle,
                                          const std::string& process_id) const {
-  std::string in_process_dir = dir_of(handle) + "/processes/" + process_id;
-  if (options_.output_dir.empty()) return in_process_dir;
   // A process started by a worker that kept output in the process's directory (before an
   // upgrade that kept its containers running) still has it there.
   std::string own = output_dir_of(handle) + "/" + process_id;
+  std::string in_process_dir = dir_of(handle) + "/processes/" + process_id;
   if (!fs::exists(own) && fs::exists(in_process_dir + "/" + shim::kOutputFile))
     return in_process_dir;
   return own;
