@@ -5,6 +5,7 @@
 // worker-facing tests share.
 #include <cstdlib>
 #include <functional>
+#include <iostream>
 #include <thread>
 
 #include "atc/db/builds.h"
@@ -46,6 +47,12 @@ class WebWorkerFixture : public WorkerFixture {
     WorkerFixture::SetUp();
   }
   void TearDown() override {
+    // A failed test is explained by what both daemons said (a stalled worker, a refused
+    // call), which goes with their temp dirs.
+    if (HasFailure()) {
+      if (web_) std::cerr << "the end of the web's log:\n" << tail(web_->log()) << "\n";
+      std::cerr << "the end of the worker's log:\n" << tail(log_text()) << "\n";
+    }
     if (web_) web_->expect_alive_then_stop();
     WorkerFixture::TearDown();
   }

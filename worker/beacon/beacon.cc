@@ -3,6 +3,8 @@
 #include <grpcpp/grpcpp.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <chrono>
 #include <random>
 
 #include "common/grpc/status.h"
@@ -138,6 +140,9 @@ void Beacon::run() {
       if (stopping_) return;
       registered = registered_;
     }
+    // Beats keep their rate however long the registry takes to answer (less than an
+    // interval), so a slow web node does not see a healthy worker fall silent.
+    auto began = std::chrono::steady_clock::now();
     Status s = registered ? beat_once() : register_once();
     bool again_now = false;
     {
@@ -155,7 +160,10 @@ void Beacon::run() {
       }
     }
     if (again_now) continue;
-    std::chrono::milliseconds wait = options_.interval;
+    auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - began);
+    std::chrono::milliseconds wait =
+        std::max(options_.interval - took, std::chrono::milliseconds(0));
     if (!s.ok()) {
       // Jitter (half to all of the backoff), so a fleet of workers does not come back to a
       // restarted web node at once.
