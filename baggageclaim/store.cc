@@ -169,6 +169,12 @@ Status Store::write_meta(const VolumeRecord& record) {
                                /*durable=*/false);
 }
 
+Status Store::write_new_meta(const VolumeRecord& record) {
+  // In init/ no reader sees it half written (and a crash removes it whole): written in
+  // place, without write_meta's temporary file and rename.
+  return fs::write_file(record.dir + "/meta.json", encode_meta(record), 0600);
+}
+
 Result<std::shared_ptr<Store::Entry>> Store::live_entry(const std::string& handle) const {
   std::lock_guard lock(mu_);
   auto it = entries_.find(handle);
@@ -224,7 +230,7 @@ Result<Volume> Store::create(const CreateSpec& spec) {
     laid_out = driver_->create_empty(record);
   }
   if (!laid_out.ok()) return fail(std::move(laid_out).error());
-  if (auto s = write_meta(record); !s.ok()) return fail(std::move(s).error());
+  if (auto s = write_new_meta(record); !s.ok()) return fail(std::move(s).error());
   if (auto s = driver_->mount(record); !s.ok()) return fail(std::move(s).error());
   if (cow && !context_.idmap() && !driver_->copies_on_cow() &&
       parent->record.volume.privileged != record.volume.privileged) {

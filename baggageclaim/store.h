@@ -82,6 +82,7 @@ class Store {
   // A copy of the entry's record if it is still live (checked again once its io lock is held).
   Result<VolumeRecord> live_record(const std::string& handle, const Entry& entry) const;
   Status write_meta(const VolumeRecord& record);
+  Status write_new_meta(const VolumeRecord& record);
   Status import(const VolumeRecord& record, const Strategy& strategy);
   Status shift_for_privilege(const VolumeRecord& record, bool to_privileged);
   Status destroy_entry(const std::string& handle, const std::shared_ptr<Entry>& entry);

@@ -43,8 +43,8 @@ static Status write_all(int fd, std::string_view content, const std::string& pat
   return {};
 }
 
-Status write_file(const std::string& path, std::string_view content) {
-  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+Status write_file(const std::string& path, std::string_view content, mode_t mode) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
   if (!fd) return sys_error("open " + path);
   return write_all(fd.get(), content, path);
 }

@@ -14,8 +14,9 @@ namespace tarmac::fs {
 Result<std::string> read_file(const std::string& path);
 
 // Writes `content` to `path` (truncating), without a temporary file: for control files
-// such as cgroup knobs and /proc/<pid>/uid_map that must be written with one write(2).
-Status write_file(const std::string& path, std::string_view content);
+// such as cgroup knobs and /proc/<pid>/uid_map that must be written with one write(2). A new
+// file gets `mode`.
+Status write_file(const std::string& path, std::string_view content, mode_t mode = 0644);
 
 // Replaces `path` with `content` atomically: a reader sees the old or the new file, never
 // half of one. `durable` adds an fsync so that holds across a power loss too; without it,
