@@ -7,6 +7,7 @@
 #include "common/fs.h"
 #include "tests/runtime_fixture.h"
 #include "worker/runtime/proc.h"
+#include "worker/runtime/state_store.h"
 
 namespace tarmac::testing {
 namespace {
@@ -231,6 +232,45 @@ TEST_F(RuntimeTest, ExecJoinsRunningContainer) {
   EXPECT_EQ(st->exit_code, 7);
   EXPECT_EQ(out, "tarmac-init\nexec-target\nCapEff:\t0000000000000000\n");
   ASSERT_TRUE(made->container->destroy().ok());
+}
+
+// An exec'd process is in every namespace of its container's init, whether the state names
+// them (one setns of init's pidfd) or comes from before it did (then compared one by one).
+TEST_F(RuntimeTest, ExecJoinsEveryNamespaceOfInitWithOldStatesToo) {
+  auto made = runtime_->create(spec({"sleep", "1000"}), {});
+  ASSERT_TRUE(made.ok()) << made.error().what();
+  runtime::StateStore store(run_dir_.path());
+  auto state = store.load(id());
+  ASSERT_TRUE(state.ok()) << state.error().what();
+  EXPECT_EQ(state->namespaces() & CLONE_NEWNS, static_cast<uint64_t>(CLONE_NEWNS));
+  const char* kinds = "user ipc uts net pid cgroup mnt";
+  std::string want;
+  ASSERT_EQ(run_host("for n in " + std::string(kinds) + "; do readlink /proc/" +
+                         std::to_string(state->init_pid()) + "/ns/$n; done",
+                     &want),
+            0);
+  auto namespaces_of_exec = [&](runtime::Container& c) {
+    runtime::Process p;
+    p.args = {"sh", "-c",
+              "for n in " + std::string(kinds) + "; do readlink /proc/self/ns/$n; done"};
+    p.env = {"PATH=/bin"};
+    runtime::StdioConfig io;
+    io.mode = runtime::StdioConfig::Mode::kPipes;
+    auto proc = c.exec(p, io);
+    if (!proc.ok()) return "exec: " + proc.error().what();
+    (*proc)->stdio().stdin_fd.reset();
+    std::string out = read_all((*proc)->stdio().stdout_fd.get());
+    (void)(*proc)->wait();
+    return out;
+  };
+  EXPECT_EQ(namespaces_of_exec(*made->container), want);
+
+  state->clear_namespaces();
+  ASSERT_TRUE(store.save(*state).ok());
+  auto found = runtime_->find(id());
+  ASSERT_TRUE(found.ok()) << found.error().what();
+  EXPECT_EQ(namespaces_of_exec(**found), want);
+  ASSERT_TRUE((*found)->destroy().ok());
 }
 
 // A container without a main process: init alone holds it, exec'd processes run in it, and

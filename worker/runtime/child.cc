@@ -476,9 +476,10 @@ int run_exec_child_entry(void* raw) {
   // The namespaces first, while the caller puts us in the container's cgroup; the process
   // (which inherits it) only after its go.
   // Raw: the caller, sharing our errno, works on the cgroup meanwhile.
-  for (int i = 0; i < args.ns_count; ++i)
-    if (long r = raw_syscall(SYS_setns, args.ns_fds[i], 0); r < 0)
-      fail("join namespace of container", nullptr, static_cast<int>(-r));
+  // All at once through init's pidfd: the kernel joins the user namespace first, which
+  // grants the rights to join the rest.
+  if (long r = raw_syscall(SYS_setns, args.init_pidfd, args.namespaces); r < 0)
+    fail("join namespaces of container", nullptr, static_cast<int>(-r));
   char go = 0;
   if (::recv(p.sync_fd, &go, 1, 0) != 1) ::_exit(1);
   // VFORK: we go on once the process has exec'd or failed, so only one of us runs at a time

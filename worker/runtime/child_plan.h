@@ -110,8 +110,8 @@ int run_child_entry(void* plan);
 // What run_exec_child_entry needs: the plan and the namespaces to join (user first, mount last).
 struct ExecChildArgs {
   const ChildPlan* plan = nullptr;
-  const int* ns_fds = nullptr;
-  int ns_count = 0;
+  int init_pidfd = -1;
+  int namespaces = 0;  // CLONE_NEW* flags to join through init_pidfd
 };
 
 // Runs in a child cloned with CLONE_VM to start another process in a running container: joins

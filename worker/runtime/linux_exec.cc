@@ -1,6 +1,7 @@
 #include "worker/runtime/linux_exec.h"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -11,6 +12,7 @@
 #include <csignal>
 #include <cstring>
 #include <optional>
+#include <utility>
 
 #include "worker/runtime/child_plan.h"
 #include "worker/runtime/plan_builder.h"
@@ -94,6 +96,18 @@ bool same_namespace(pid_t pid, const char* ns) {
          mine.st_ino == theirs.st_ino && mine.st_dev == theirs.st_dev;
 }
 
+// The CLONE_NEW* flags of the namespaces `pid` does not share with us.
+int own_namespaces(pid_t pid) {
+  static constexpr std::pair<const char*, int> kKinds[] = {
+      {"user", CLONE_NEWUSER}, {"ipc", CLONE_NEWIPC}, {"uts", CLONE_NEWUTS},
+      {"net", CLONE_NEWNET},   {"pid", CLONE_NEWPID}, {"cgroup", CLONE_NEWCGROUP},
+      {"mnt", CLONE_NEWNS}};
+  int flags = 0;
+  for (const auto& [name, flag] : kKinds)
+    if (!same_namespace(pid, name)) flags |= flag;
+  return flags;
+}
+
 }  // namespace
 
 Result<ExecutedProcessPtr> exec_in_container(const v1::ContainerState& state, Cgroup* cgroup,
@@ -110,17 +124,8 @@ Result<ExecutedProcessPtr> exec_in_container(const v1::ContainerState& state, Cg
   TARMAC_RETURN_IF_ERROR(
       plan_process(plan, process, caps, state.privileged(), state.seccomp(), seccomp), where);
 
-  // User first (it grants the rights to join the rest), mount last (it changes our root).
-  std::vector<UniqueFd> ns;
-  for (const char* name : {"user", "ipc", "uts", "net", "pid", "cgroup", "mnt"}) {
-    if (same_namespace(init, name)) continue;
-    std::string path = "/proc/" + std::to_string(init) + "/ns/" + name;
-    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) return sys_error(where + ": open " + path);
-    ns.push_back(std::move(fd));
-  }
-  std::vector<int> ns_fds;
-  for (auto& fd : ns) ns_fds.push_back(fd.get());
+  int namespaces = static_cast<int>(state.namespaces());
+  if (namespaces == 0) namespaces = own_namespaces(init);  // a state from before the field
 
   auto io = open_stdio(stdio, "/proc/" + std::to_string(init) + "/root/dev/pts/ptmx");
   if (!io) return std::move(io).error().wrap(where);
@@ -139,7 +144,7 @@ Result<ExecutedProcessPtr> exec_in_container(const v1::ContainerState& state, Cg
   auto process_stack = ChildStack::make();
   if (!process_stack) return std::move(process_stack).error().wrap(where);
   plan.main_stack = process_stack->top();
-  ExecChildArgs args{&plan, ns_fds.data(), static_cast<int>(ns_fds.size())};
+  ExecChildArgs args{&plan, pidfd->get(), namespaces};
   pid_t waiter;
   {
     SignalsBlocked blocked;

@@ -147,6 +147,12 @@ class LinuxRuntime final : public Runtime {
     state.set_privileged(spec.privileged);
     for (const std::string& cap : spec.capabilities) state.add_capabilities(cap);
     state.set_seccomp(spec.seccomp);
+    uint64_t namespaces = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC;
+    if (spec.namespaces.pid) namespaces |= CLONE_NEWPID;
+    if (spec.namespaces.network) namespaces |= CLONE_NEWNET;  // its own or a pooled one
+    if (spec.namespaces.user) namespaces |= CLONE_NEWUSER;
+    if (!spec.privileged) namespaces |= CLONE_NEWCGROUP;  // init unshares it
+    state.set_namespaces(namespaces);
     state.set_creator_pid(::getpid());
     state.set_creator_start_time(own_start_time());
 
