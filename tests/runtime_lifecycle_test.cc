@@ -2,10 +2,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <functional>
 #include <thread>
 
 #include "common/fs.h"
 #include "tests/runtime_fixture.h"
+#include "worker/runtime/busybox_rootfs.h"
 #include "worker/runtime/proc.h"
 #include "worker/runtime/state_store.h"
 
@@ -235,24 +237,34 @@ TEST_F(RuntimeTest, ExecJoinsRunningContainer) {
 }
 
 // An exec'd process is in every namespace of its container's init, whether the state names
-// them (one setns of init's pidfd) or comes from before it did (then compared one by one).
+// them (one setns of init's pidfd) or comes from before it did (then compared one by one), in
+// each configuration that changes which namespaces a container has of its own.
 TEST_F(RuntimeTest, ExecJoinsEveryNamespaceOfInitWithOldStatesToo) {
-  auto made = runtime_->create(spec({"sleep", "1000"}), {});
-  ASSERT_TRUE(made.ok()) << made.error().what();
-  runtime::StateStore store(run_dir_.path());
-  auto state = store.load(id());
-  ASSERT_TRUE(state.ok()) << state.error().what();
-  EXPECT_EQ(state->namespaces() & CLONE_NEWNS, static_cast<uint64_t>(CLONE_NEWNS));
-  const char* kinds = "user ipc uts net pid cgroup mnt";
-  std::string want;
-  ASSERT_EQ(run_host("for n in " + std::string(kinds) + "; do readlink /proc/" +
-                         std::to_string(state->init_pid()) + "/ns/$n; done",
-                     &want),
-            0);
+  TempDir mapped_rootfs("tarmac-userns-rootfs");
+  ASSERT_TRUE(runtime::make_busybox_rootfs(mapped_rootfs.path()).ok());
+  ASSERT_EQ(run_host("chown -R 100000:100000 " + mapped_rootfs.path()), 0);
+  struct Variant {
+    const char* name;
+    std::function<void(runtime::ContainerSpec&)> change;
+  };
+  const Variant variants[] = {
+      {"host network", [](runtime::ContainerSpec&) {}},
+      {"own network", [](runtime::ContainerSpec& s) { s.namespaces.network = true; }},
+      {"host pid", [](runtime::ContainerSpec& s) { s.namespaces.pid = false; }},
+      {"privileged", [](runtime::ContainerSpec& s) { s.privileged = true; }},
+      {"user namespace",
+       [&](runtime::ContainerSpec& s) {
+         s.rootfs = mapped_rootfs.path();
+         s.namespaces.user = true;
+         s.namespaces.network = true;
+         s.uid_map = {{0, 100000, 65536}};
+         s.gid_map = {{0, 100000, 65536}};
+       }},
+  };
+  const std::string kinds = "user ipc uts net pid cgroup mnt";
   auto namespaces_of_exec = [&](runtime::Container& c) {
     runtime::Process p;
-    p.args = {"sh", "-c",
-              "for n in " + std::string(kinds) + "; do readlink /proc/self/ns/$n; done"};
+    p.args = {"sh", "-c", "for n in " + kinds + "; do readlink /proc/self/ns/$n; done"};
     p.env = {"PATH=/bin"};
     runtime::StdioConfig io;
     io.mode = runtime::StdioConfig::Mode::kPipes;
@@ -263,14 +275,30 @@ TEST_F(RuntimeTest, ExecJoinsEveryNamespaceOfInitWithOldStatesToo) {
     (void)(*proc)->wait();
     return out;
   };
-  EXPECT_EQ(namespaces_of_exec(*made->container), want);
+  runtime::StateStore store(run_dir_.path());
+  for (const Variant& v : variants) {
+    SCOPED_TRACE(v.name);
+    auto s = spec({"sleep", "1000"});
+    v.change(s);
+    auto made = runtime_->create(s, {});
+    ASSERT_TRUE(made.ok()) << made.error().what();
+    auto state = store.load(id());
+    ASSERT_TRUE(state.ok()) << state.error().what();
+    EXPECT_NE(state->namespaces() & CLONE_NEWNS, 0u);
+    std::string want;
+    ASSERT_EQ(run_host("for n in " + kinds + "; do readlink /proc/" +
+                           std::to_string(state->init_pid()) + "/ns/$n; done",
+                       &want),
+              0);
+    EXPECT_EQ(namespaces_of_exec(*made->container), want);
 
-  state->clear_namespaces();
-  ASSERT_TRUE(store.save(*state).ok());
-  auto found = runtime_->find(id());
-  ASSERT_TRUE(found.ok()) << found.error().what();
-  EXPECT_EQ(namespaces_of_exec(**found), want);
-  ASSERT_TRUE((*found)->destroy().ok());
+    state->clear_namespaces();
+    ASSERT_TRUE(store.save(*state).ok());
+    auto found = runtime_->find(id());
+    ASSERT_TRUE(found.ok()) << found.error().what();
+    EXPECT_EQ(namespaces_of_exec(**found), want);
+    ASSERT_TRUE((*found)->destroy().ok());
+  }
 }
 
 // A container without a main process: init alone holds it, exec'd processes run in it, and

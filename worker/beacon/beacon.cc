@@ -141,7 +141,8 @@ void Beacon::run() {
       registered = registered_;
     }
     // Beats keep their rate however long the registry takes to answer (less than an
-    // interval), so a slow web node does not see a healthy worker fall silent.
+    // interval), so a slow web node does not see a healthy worker fall silent; one slower
+    // than that still gets a pause between beats, not one beat after another.
     auto began = std::chrono::steady_clock::now();
     Status s = registered ? beat_once() : register_once();
     bool again_now = false;
@@ -162,8 +163,7 @@ void Beacon::run() {
     if (again_now) continue;
     auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::steady_clock::now() - began);
-    std::chrono::milliseconds wait =
-        std::max(options_.interval - took, std::chrono::milliseconds(0));
+    std::chrono::milliseconds wait = std::max(options_.interval - took, options_.interval / 4);
     if (!s.ok()) {
       // Jitter (half to all of the backoff), so a fleet of workers does not come back to a
       // restarted web node at once.

@@ -90,7 +90,8 @@ class LinuxExecutedProcess final : public ExecutedProcess {
 
 bool same_namespace(pid_t pid, const char* ns) {
   struct stat mine, theirs;
-  std::string self = std::string("/proc/self/ns/") + ns;
+  // The calling thread's: the helper that joins inherits them, not the process leader's.
+  std::string self = std::string("/proc/thread-self/ns/") + ns;
   std::string other = "/proc/" + std::to_string(pid) + "/ns/" + ns;
   return ::stat(self.c_str(), &mine) == 0 && ::stat(other.c_str(), &theirs) == 0 &&
          mine.st_ino == theirs.st_ino && mine.st_dev == theirs.st_dev;
