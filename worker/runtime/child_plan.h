@@ -107,7 +107,8 @@ struct ChildError {
 // run_child for clone(2)'s glibc wrapper: `plan` is the ChildPlan.
 int run_child_entry(void* plan);
 
-// What run_exec_child_entry needs: the plan and the namespaces to join (user first, mount last).
+// What run_exec_child_entry needs: the plan, and the container init's pidfd and namespaces to
+// join through it.
 struct ExecChildArgs {
   const ChildPlan* plan = nullptr;
   int init_pidfd = -1;
