@@ -4,7 +4,6 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <vector>
 
 #include "baggageclaim/idmap.h"
 #include "baggageclaim/record.h"
@@ -43,11 +42,6 @@ class Driver {
  public:
   virtual ~Driver() = default;
   virtual std::string_view name() const = 0;
-  // The directories a volume's directory holds besides meta.json once laid out and mounted,
-  // before any write: what a destroyed volume's directory is emptied down to for reuse. A
-  // create may get them already there (empty, from a destroyed volume): create_* and mount
-  // then set the owners, modes and times they would give new ones.
-  virtual std::vector<std::string> layout() const = 0;
 
   // Lays out an empty volume's storage in record.dir (not mounted yet).
   virtual Status create_empty(VolumeRecord& record) = 0;
@@ -65,8 +59,7 @@ class Driver {
   virtual StreamTarget stream_target(const VolumeRecord& record) const = 0;
 };
 
-// mkdir of a new volume's root directory (or, reused, the one there), mode 0755, owned by
-// container root as the volume stores ids.
+// mkdir of a new volume's root directory, owned by container root as the volume stores ids.
 Status make_volume_root(const std::string& path, const VolumeRecord& record,
                         const DriverContext& context);
 

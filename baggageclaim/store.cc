@@ -29,9 +29,6 @@ Status remove_volume_dir(const std::string& dir) {
   return fs::remove_all(dir);
 }
 
-// Enough for a worker's back-to-back containers; more would only hold inodes.
-constexpr size_t kKeptDirs = 4;
-
 Result<UniqueFd> open_dir(const std::string& dir) {
   UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!fd) return sys_error("open " + dir);
@@ -44,13 +41,10 @@ Store::Store(StoreOptions options, DriverContext context, std::unique_ptr<Driver
     : options_(std::move(options)),
       context_(std::move(context)),
       driver_(std::move(driver)),
-      recycler_(context_.root + "/spare", driver_->layout(), kKeptDirs),
-      remover_([this](const std::string& dead) {
+      remover_([](const std::string& dead) {
         // Gone for every caller already; what fails here goes at the next start.
-        Status s = unmount_under(dead);
-        if (s.ok() && recycler_.keep(dead)) return;
-        if (s.ok()) s = fs::remove_all(dead);
-        if (!s.ok()) spdlog::warn("volume store: could not remove {}: {}", dead, s.error().what());
+        if (auto s = remove_volume_dir(dead); !s.ok())
+          spdlog::warn("volume store: could not remove {}: {}", dead, s.error().what());
       }) {}
 
 Store::~Store() = default;
@@ -66,7 +60,7 @@ Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
   DriverContext context;
   context.root = real;
   context.ids = options.ids;
-  for (const char* phase : {"/init", "/live", "/dead", "/spare"})
+  for (const char* phase : {"/init", "/live", "/dead"})
     TARMAC_RETURN_IF_ERROR(fs::make_dirs(context.root + phase, 0711), "open volume store");
 
   // Whether unprivileged volumes hold container ids (idmapped) or host ids is a property of
@@ -129,7 +123,6 @@ Status Store::recover() {
     TARMAC_RETURN_IF_ERROR(remove_volume_dir(context_.root + "/init/" + name),
                            "remove unfinished volume");
   remover_.sweep(context_.root + "/dead");
-  remover_.sweep(context_.root + "/spare");  // kept by a run before: kept again or removed
   auto names = fs::list_dir(context_.root + "/live");
   if (!names.ok()) return std::move(names).error();
   for (const auto& handle : *names) {
@@ -228,8 +221,7 @@ Result<Volume> Store::create(const CreateSpec& spec) {
     entries_.erase(handle);
     return std::move(e).wrap(context);
   };
-  if (!recycler_.take(record.dir) && ::mkdir(record.dir.c_str(), 0711) != 0)
-    return fail(sys_error("mkdir " + record.dir));
+  if (::mkdir(record.dir.c_str(), 0711) != 0) return fail(sys_error("mkdir " + record.dir));
   Status laid_out;
   if (cow) {
     std::unique_lock parent_io(parent->io_mu);

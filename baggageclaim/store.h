@@ -8,7 +8,6 @@
 #include <vector>
 
 #include "baggageclaim/driver.h"
-#include "baggageclaim/recycler.h"
 #include "baggageclaim/tar/tar.h"
 #include "baggageclaim/volume.h"
 #include "common/background_remover.h"
@@ -56,8 +55,6 @@ class Store {
   std::map<std::string, std::string> destroy_many(const std::vector<std::string>& handles);
   // Until the files of every volume destroyed so far are removed (they go in the background).
   void finish_removals() { remover_.drain(); }
-  // Destroyed volumes' directories kept for reuse (see DirRecycler).
-  size_t kept_dirs() const { return recycler_.kept(); }
 
   struct StreamInOptions {
     tar::Encoding encoding = tar::Encoding::kGzip;
@@ -97,7 +94,6 @@ class Store {
 
   mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<Entry>> entries_;
-  DirRecycler recycler_;  // fed by the remover
   // Last: it goes first, removing what it still holds while the rest is there.
   BackgroundRemover remover_;
 };

@@ -4,11 +4,9 @@
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
-#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <fstream>
-#include <map>
 #include <thread>
 
 #include "baggageclaim/mounts.h"
@@ -349,74 +347,6 @@ TEST_P(StoreTest, HundredParallelCreatesAndDestroys) {
   EXPECT_EQ(store_->list().size(), 1u);
   store_->finish_removals();
   EXPECT_TRUE(fs::list_dir(root_ + "/volumes/dead")->empty());
-}
-
-// A destroyed volume's directory is emptied and kept, and a create gets it back looking as a
-// new one would: none of the old volume's files, layers, extended attributes, mode or owner,
-// whether the new volume is empty or a copy-on-write, privileged or not.
-TEST_P(StoreTest, ReusedDirectoriesLookNew) {
-  Volume base = create("base");
-  write(base.path + "/in-base", "b");
-  struct Variant {
-    std::string name;
-    bool cow, privileged;
-  };
-  const Variant variants[] = {{"empty-priv", false, true},
-                              {"empty-unpriv", false, false},
-                              {"cow-priv", true, true},
-                              {"cow-unpriv", true, false}};
-  auto make = [&](const std::string& handle, const Variant& v) {
-    return create(handle, v.cow ? cow("base") : Strategy{}, v.privileged);
-  };
-  auto names_in = [](const std::string& dir) {
-    auto names = fs::list_dir(dir);
-    return names.ok() ? *names : std::vector<std::string>{"(unreadable)"};
-  };
-  // Made while nothing is kept: what new ones look like.
-  std::map<std::string, struct stat> fresh;
-  for (const Variant& v : variants) {
-    ASSERT_EQ(store_->kept_dirs(), 0u);
-    Volume f = make("fresh-" + v.name, v);
-    ASSERT_EQ(::stat(f.path.c_str(), &fresh[v.name]), 0);
-  }
-  for (const Variant& v : variants) {
-    SCOPED_TRACE(v.name);
-    // An old volume with files, a frozen layer (it had a child), a mode and an xattr.
-    Volume old = create("old-" + v.name, cow("base"));
-    write(old.path + "/junk", "x");
-    ASSERT_EQ(::mkdir((old.path + "/dir").c_str(), 0700), 0);
-    create("child-" + v.name, cow("old-" + v.name));
-    write(old.path + "/junk-after", "y");
-    ASSERT_EQ(::chmod(old.path.c_str(), 0700), 0);
-    bool marked = ::lsetxattr(old.path.c_str(), "user.mark", "1", 1, 0) == 0;
-    ASSERT_TRUE(store_->destroy("child-" + v.name).ok());
-    ASSERT_TRUE(store_->destroy("old-" + v.name).ok());
-    store_->finish_removals();
-    ASSERT_GE(store_->kept_dirs(), 1u);
-    size_t kept = store_->kept_dirs();
-
-    Volume reused = make("new-" + v.name, v);
-    EXPECT_EQ(store_->kept_dirs(), kept - 1);
-    EXPECT_EQ(names_in(reused.path),
-              v.cow ? std::vector<std::string>{"in-base"} : std::vector<std::string>{});
-    struct stat st {};
-    ASSERT_EQ(::stat(reused.path.c_str(), &st), 0);
-    EXPECT_EQ(st.st_mode, fresh[v.name].st_mode);
-    EXPECT_EQ(st.st_uid, fresh[v.name].st_uid);
-    EXPECT_EQ(st.st_gid, fresh[v.name].st_gid);
-    char value[8];
-    if (marked) {
-      EXPECT_LT(::lgetxattr(reused.path.c_str(), "user.mark", value, sizeof value), 0);
-    }
-    // Writes go to the new volume alone.
-    write(reused.path + "/mine", "m");
-    EXPECT_FALSE(fs::exists(base.path + "/mine"));
-  }
-  // What a stop leaves kept is removed at the next start, not served.
-  reboot();
-  store_->finish_removals();
-  EXPECT_TRUE(names_in(root_ + "/volumes/spare").size() <= 4u);
-  EXPECT_EQ(store_->kept_dirs(), names_in(root_ + "/volumes/spare").size());
 }
 
 INSTANTIATE_TEST_SUITE_P(Drivers, StoreTest,

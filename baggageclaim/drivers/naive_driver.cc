@@ -15,7 +15,6 @@ class NaiveDriver : public Driver {
   explicit NaiveDriver(DriverContext context) : c_(std::move(context)) {}
 
   std::string_view name() const override { return "naive"; }
-  std::vector<std::string> layout() const override { return {"data", "volume"}; }
 
   Status create_empty(VolumeRecord& record) override {
     return make_volume_root(record.dir + "/data", record, c_);

@@ -30,7 +30,6 @@ class OverlayDriver : public Driver {
   explicit OverlayDriver(DriverContext context) : c_(std::move(context)) {}
 
   std::string_view name() const override { return "overlay"; }
-  std::vector<std::string> layout() const override { return {"upper", "volume", "work"}; }
 
   Status create_empty(VolumeRecord& record) override {
     return make_volume_root(record.dir + "/upper", record, c_);
@@ -162,7 +161,7 @@ class OverlayDriver : public Driver {
     std::string upper = dir + "/upper";
     struct stat st;
     if (::stat(like.c_str(), &st) != 0) return sys_error("stat " + like);
-    if (::mkdir(upper.c_str(), 0700) != 0 && errno != EEXIST) return sys_error("mkdir " + upper);
+    if (::mkdir(upper.c_str(), 0700) != 0) return sys_error("mkdir " + upper);
     if (::chown(upper.c_str(), st.st_uid, st.st_gid) != 0) return sys_error("chown " + upper);
     if (::chmod(upper.c_str(), st.st_mode & 07777) != 0) return sys_error("chmod " + upper);
     struct timespec times[2] = {st.st_atim, st.st_mtim};
