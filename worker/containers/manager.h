@@ -35,6 +35,8 @@ struct ManagerOptions {
 struct StartedProcess {
   std::string id;
   pid_t pid = 0;
+  std::string dir;         // its shim's directory
+  std::string output_dir;  // where its output log is
 };
 
 // The worker's containers: created on copy-on-write volumes of the embedded volume store,

@@ -85,7 +85,7 @@ Result<StartedProcess> ContainerManager::run(const std::string& handle,
     return fail(std::move(started).error());
   }
   (void)fs::write_file_atomic(dir + "/" + kPidFile, std::to_string(*started), 0600, false);
-  return StartedProcess{id, *started};
+  return StartedProcess{id, *started, dir, req.output_dir};
 }
 
 Result<std::string> ContainerManager::process_dir(const std::string& handle,

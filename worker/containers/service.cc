@@ -55,7 +55,7 @@ grpc::Status ContainerService::Process(grpc::ServerContext* context, ProcessStre
   if (!stream->Read(&first))
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                         "process: expected a first message with run or attach");
-  std::string handle, id;
+  std::string handle, id, dir, output_dir;
   uint64_t from = 0;
   v1::ProcessOutput started;
   if (first.has_run()) {
@@ -63,6 +63,8 @@ grpc::Status ContainerService::Process(grpc::ServerContext* context, ProcessStre
     auto r = manager_.run(handle, first.run().process());
     if (!r) return to_grpc(r.error(), grpc::StatusCode::INVALID_ARGUMENT);
     id = r->id;
+    dir = r->dir;
+    output_dir = r->output_dir;
     started.mutable_started()->set_pid(r->pid);
   } else if (first.has_attach()) {
     handle = first.attach().handle();
@@ -71,15 +73,17 @@ grpc::Status ContainerService::Process(grpc::ServerContext* context, ProcessStre
     auto info = manager_.process_info(handle, id);
     if (!info) return to_grpc(info.error());
     started.mutable_started()->set_pid(info->pid());
+    auto found = manager_.process_dir(handle, id);
+    if (!found) return to_grpc(found.error());
+    dir = *found;
+    output_dir = manager_.output_dir(handle, id);
   } else {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                         "process: the first message must be run or attach");
   }
   started.mutable_started()->set_process_id(id);
-  auto dir = manager_.process_dir(handle, id);
-  if (!dir) return to_grpc(dir.error());
   if (!stream->Write(started)) return grpc::Status::OK;  // the client left; the process runs
-  return serve_process(context, stream, *dir, manager_.output_dir(handle, id), id, from);
+  return serve_process(context, stream, dir, output_dir, id, from);
 }
 
 }  // namespace tarmac::containers

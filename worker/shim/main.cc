@@ -336,8 +336,7 @@ int shim_run(const char* dir, int signal_fd, int started_fd) {
   if (!container) fail(container.error().what());
   auto listener = listen_here();
   if (!listener) fail(listener.error().what());
-  auto log = OutputLogWriter::create(request->output_dir.empty() ? "." : request->output_dir,
-                                     request->retain_bytes);
+  auto log = OutputLogWriter::create(request->output_dir, request->retain_bytes);
   if (!log) fail(log.error().what());
 
   runtime::StdioConfig io;

@@ -22,7 +22,7 @@ std::string to_json(const ShimRequest& r) {
   j["rows"] = r.rows;
   j["columns"] = r.columns;
   j["retain_bytes"] = r.retain_bytes;
-  if (!r.output_dir.empty()) j["output_dir"] = r.output_dir;
+  j["output_dir"] = r.output_dir;
   return j.dump();
 }
 
@@ -94,7 +94,7 @@ Result<ShimRequest> parse_request(const std::string& text) {
   TARMAC_TRY(get_int(j, "columns", "process.json: ", r.columns));
   TARMAC_TRY(get_int(j, "retain_bytes", "process.json: ", r.retain_bytes));
   TARMAC_TRY(get(j, "output_dir", "process.json: ", r.output_dir));
-  if (!r.output_dir.empty() && r.output_dir.front() != '/')
+  if (r.output_dir.empty() || r.output_dir.front() != '/')
     return Error("process.json: output_dir: expected an absolute path, got \"" + r.output_dir +
                  "\"");
   return r;

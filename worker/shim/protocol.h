@@ -12,7 +12,8 @@ namespace tarmac::shim {
 // outlives the worker:
 //   process.json  what to run (ShimRequest), written by the worker
 //   shim.sock     the shim's socket: stdin, resize and signals in, wake-ups out
-//   output        stdout and stderr (see output_log.h), here or in the request's output_dir
+//   output        stdout and stderr (see output_log.h): in the request's output_dir (here
+//                 for processes started by a worker from before output_dir)
 //   exit          how the process ended ("exited N" / "signaled N"), written last
 inline constexpr const char* kRequestFile = "process.json";
 inline constexpr const char* kSocketFile = "shim.sock";
@@ -26,8 +27,8 @@ struct ShimRequest {
   uint16_t rows = 24;
   uint16_t columns = 80;
   uint64_t retain_bytes = 16 << 20;  // output kept for clients that are away
-  // Where the output log goes (made by the worker) when not in the process's directory: the
-  // worker keeps that directory on a tmpfs, and a process's output on disk.
+  // Where the output log goes (an absolute path, made by the worker): not the process's
+  // directory, which the worker keeps on a tmpfs, while a process's output stays on disk.
   std::string output_dir;
 };
 
