@@ -4,19 +4,21 @@
 #include <fcntl.h>
 #include <glob.h>
 #include <grp.h>
-#include <libpq-fe.h>
 #include <netinet/in.h>
 #include <pwd.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
+#include <random>
 #include <thread>
 #include <vector>
 
@@ -52,17 +54,44 @@ Result<std::string> find_bin_dir() {
                            [&](auto& a, auto& b) { return version(a) < version(b); });
 }
 
-Result<int> free_port() {
+// The kernel's range for the local ports of outgoing connections: a port picked inside it
+// may be taken by any client's connect() before PostgreSQL binds it (a parallel test suite
+// makes hundreds), and again across restart().
+int lowest_ephemeral_port() {
+  auto text = fs::read_file("/proc/sys/net/ipv4/ip_local_port_range");
+  int low = 32768;
+  if (text) std::sscanf(text->c_str(), "%d", &low);
+  return low;
+}
+
+// Binds a socket to 127.0.0.1:`port` (0: one the kernel picks) and closes it: the port, if
+// it was free.
+Result<int> try_port(int port) {
   UniqueFd s(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!s) return sys_error("pick a port: socket");
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(static_cast<uint16_t>(port));
   socklen_t len = sizeof a;
   if (::bind(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
       ::getsockname(s.get(), reinterpret_cast<sockaddr*>(&a), &len) != 0)
-    return sys_error("pick a port: bind 127.0.0.1:0");
+    return sys_error("pick a port: bind 127.0.0.1:" + std::to_string(port));
   return static_cast<int>(ntohs(a.sin_port));
+}
+
+// A port free on 127.0.0.1 now, below the ephemeral range when it leaves room (only other
+// listeners compete there, and start() retries if one wins the race), else any.
+Result<int> free_port() {
+  constexpr int kLowest = 16384;
+  int low = lowest_ephemeral_port();
+  thread_local std::mt19937 random(std::random_device{}() ^ static_cast<unsigned>(::getpid()));
+  if (low - kLowest >= 1024) {
+    std::uniform_int_distribution<int> pick(kLowest, low - 1);
+    for (int i = 0; i < 64; ++i)
+      if (auto port = try_port(pick(random))) return port;
+  }
+  return try_port(0);
 }
 
 std::string tail(const std::string& text, size_t max = 2000) {
@@ -90,14 +119,22 @@ Result<std::unique_ptr<EmbeddedPostgres>> EmbeddedPostgres::start(EmbeddedPostgr
   TARMAC_RETURN_IF_ERROR(fs::make_dirs(pg->options_.data_dir, 0700), "start PostgreSQL");
   if (pg->drop_privileges_ && ::chown(pg->options_.data_dir.c_str(), pg->uid_, pg->gid_) != 0)
     return sys_error("start PostgreSQL: chown " + pg->options_.data_dir);
-  if (pg->options_.port == 0) {
-    auto port = free_port();
+  TARMAC_RETURN_IF_ERROR(pg->init_cluster(), "start PostgreSQL");
+  if (pg->options_.port != 0) {
+    TARMAC_RETURN_IF_ERROR(pg->launch(), "start PostgreSQL");
+    return pg;
+  }
+  // Between the check that a port is free and PostgreSQL's bind, another server may take
+  // it: then another port.
+  for (int attempt = 1;; ++attempt) {
+    auto port = pg->options_.pick_port ? pg->options_.pick_port() : free_port();
     if (!port) return std::move(port).error().wrap("start PostgreSQL");
     pg->options_.port = *port;
+    auto launched = pg->launch();
+    if (launched) return pg;
+    if (launched.error().errnum() != EADDRINUSE || attempt == 5)
+      return std::move(launched).error().wrap("start PostgreSQL");
   }
-  TARMAC_RETURN_IF_ERROR(pg->init_cluster(), "start PostgreSQL");
-  TARMAC_RETURN_IF_ERROR(pg->launch(), "start PostgreSQL");
-  return pg;
 }
 
 EmbeddedPostgres::~EmbeddedPostgres() { (void)stop(); }
@@ -161,6 +198,26 @@ Status EmbeddedPostgres::init_cluster() {
   return ok_status();
 }
 
+// As pg_ctl tells: postmaster.pid names this server (not one before it in the same data dir)
+// and its status line says it accepts connections. A ping of the port would not do: when
+// another server took the port first, it answers the ping while ours exits.
+bool EmbeddedPostgres::ready() const {
+  auto text = fs::read_file(options_.data_dir + "/postmaster.pid");
+  if (!text) return false;
+  std::vector<std::string> lines;
+  for (size_t start = 0; start < text->size();) {
+    size_t end = text->find('\n', start);
+    if (end == std::string::npos) end = text->size();
+    lines.push_back(text->substr(start, end - start));
+    start = end + 1;
+  }
+  constexpr size_t kStatusLine = 7;  // LOCK_FILE_LINE_PM_STATUS, counted from 0
+  if (lines.size() <= kStatusLine || std::atoi(lines[0].c_str()) != pid_) return false;
+  std::string status = lines[kStatusLine];
+  status.erase(status.find_last_not_of(' ') + 1);
+  return status == "ready";
+}
+
 Status EmbeddedPostgres::launch() {
   std::string log_path = options_.data_dir + "/postgres.log";
   std::vector<std::string> args = {bin_dir_ + "/postgres",        "-D", options_.data_dir,    "-p",
@@ -169,6 +226,10 @@ Status EmbeddedPostgres::launch() {
   if (!options_.fsync) {
     args.insert(args.end(), {"-c", "fsync=off", "-c", "full_page_writes=off"});
   }
+  // The log is appended to across starts: only what this one writes tells why it failed.
+  struct stat before {};
+  size_t log_start =
+      ::stat(log_path.c_str(), &before) == 0 ? static_cast<size_t>(before.st_size) : 0;
   pid_t parent = ::getpid();
   pid_t pid = ::fork();
   if (pid < 0) return sys_error("postgres: fork");
@@ -189,18 +250,20 @@ Status EmbeddedPostgres::launch() {
     exec_child(args);
   }
   pid_ = pid;
-  std::string info = conninfo();
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (true) {
     int status = 0;
     if (::waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;
       auto log = fs::read_file(log_path);
-      return Error("postgres exited at start (status " + std::to_string(status) +
-                       "): " + (log ? tail(*log) : std::string("no log")),
-                   EIO);
+      std::string mine = log ? log->substr(std::min(log->size(), log_start)) : "no log";
+      bool port_taken = mine.find("could not bind IPv4 address") != std::string::npos &&
+                        mine.find("Address already in use") != std::string::npos;
+      return Error(
+          "postgres exited at start (status " + std::to_string(status) + "): " + tail(mine),
+          port_taken ? EADDRINUSE : EIO);
     }
-    if (PQping(info.c_str()) == PQPING_OK) return ok_status();
+    if (ready()) return ok_status();
     if (std::chrono::steady_clock::now() > deadline) {
       (void)stop();
       return Error("postgres did not accept connections within 60 s; see " + log_path, ETIMEDOUT);

@@ -2,6 +2,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -15,6 +16,8 @@ struct EmbeddedPostgresOptions {
   std::string data_dir;
   // TCP port on 127.0.0.1; 0 picks a free one (kept across restart()).
   int port = 0;
+  // How a free port is picked when `port` is 0 (tests replace it to lose the race for one).
+  std::function<Result<int>()> pick_port;
   // The superuser initdb creates; connections from this host are trusted (loopback and the
   // socket only), so no password.
   std::string superuser = "tarmac";
@@ -51,6 +54,7 @@ class EmbeddedPostgres {
   [[noreturn]] void exec_child(std::vector<std::string>& args) const;
   Status init_cluster();
   Status launch();
+  bool ready() const;
 
   EmbeddedPostgresOptions options_;
   std::string bin_dir_;
