@@ -153,7 +153,7 @@ Status Store::recover_volume(const std::string& handle) {
   if (!fd.ok()) return std::move(fd).error();
   ScopedMappedFsIds fsids(context_.ids, target.mapped_fsids);
   TARMAC_RETURN_IF_ERROR(fsids.status(), "clean streams");
-  TARMAC_RETURN_IF_ERROR(tar::remove_stale_staging(fd->get()), "clean streams");
+  TARMAC_RETURN_IF_ERROR(tar::recover_streams(fd->get()), "clean streams");
   auto entry = std::make_shared<Entry>();
   entry->state = Entry::State::kLive;
   entry->record = std::move(*record);

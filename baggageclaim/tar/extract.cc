@@ -15,13 +15,11 @@
 #include <vector>
 
 #include "baggageclaim/tar/beneath.h"
-#include "baggageclaim/tar/merge.h"
+#include "baggageclaim/tar/staging.h"
 #include "baggageclaim/tar/tar.h"
 
 namespace tarmac::baggageclaim::tar {
 namespace {
-
-constexpr std::string_view kStagingPrefix = ".baggageclaim-stream-in.";
 
 // Pulls from the caller's ReadFn for libarchive, keeping its error for the message.
 struct Source {
@@ -292,19 +290,9 @@ class Extractor {
   UniqueFd cached_fd_;
 };
 
-std::string staging_name() {
-  unsigned char b[8];
-  if (::getrandom(b, sizeof b, 0) != static_cast<ssize_t>(sizeof b)) return "";
-  std::string s(kStagingPrefix);
-  for (unsigned char c : b) {
-    s += "0123456789abcdef"[c >> 4];
-    s += "0123456789abcdef"[c & 15];
-  }
-  return s;
-}
-
-Status extract_into(int staging_fd, const ReadFn& read, const ExtractOptions& options,
-                    int dest_fd) {
+// Everything of the stream in the staging dir; its "./" entry's attributes, if it had one.
+Result<std::optional<Metadata>> extract_into(int staging_fd, const ReadFn& read,
+                                             const ExtractOptions& options) {
   std::unique_ptr<struct archive, decltype(&archive_read_free)> a(archive_read_new(),
                                                                   archive_read_free);
   archive_read_support_format_tar(a.get());
@@ -329,15 +317,7 @@ Status extract_into(int staging_fd, const ReadFn& read, const ExtractOptions& op
   }
   Extractor extractor(staging_fd, options);
   TARMAC_TRY(extractor.run(a.get(), source));
-  TARMAC_RETURN_IF_ERROR(merge_tree(staging_fd, dest_fd), "stream in");
-  if (const auto& root = extractor.root_metadata()) {
-    if ((options.keep_owners && ::fchown(dest_fd, root->uid, root->gid) != 0) ||
-        ::fchmod(dest_fd, root->mode & 07777) != 0)
-      return sys_error("stream in: entry \"./\": set owner and mode");
-    struct timespec times[2] = {root->mtime, root->mtime};
-    (void)::futimens(dest_fd, times);
-  }
-  return ok_status();
+  return extractor.root_metadata();
 }
 
 }  // namespace
@@ -346,39 +326,25 @@ Status stream_in(int root_fd, const std::string& subpath, const ReadFn& read,
                  const ExtractOptions& options) {
   auto parts = split_relative(subpath, "stream in: path");
   if (!parts.ok()) return std::move(parts).error();
-  std::string staging = staging_name();
-  if (staging.empty()) return sys_error("stream in: getrandom");
+  std::string id = new_stream_id();
+  if (id.empty()) return sys_error("stream in: getrandom");
+  std::string staging = staging_dir_name(id);
   if (::mkdirat(root_fd, staging.c_str(), 0700) != 0) return sys_error("stream in: staging dir");
-  Status result;
-  {
-    auto staging_fd = open_dir_beneath(root_fd, {staging}, false, "stream in: staging dir");
-    auto dest = staging_fd.ok()
-                    ? open_dir_beneath(root_fd, *parts, true, "stream in: path \"" + subpath + "\"")
-                    : Result<UniqueFd>(staging_fd.error());
-    if (!staging_fd.ok()) {
-      result = std::move(staging_fd).error();
-    } else if (!dest.ok()) {
-      result = std::move(dest).error();
-    } else {
-      result = extract_into(staging_fd->get(), read, options, dest->get());
-    }
+  auto staging_fd = open_dir_beneath(root_fd, {staging}, false, "stream in: staging dir");
+  auto dest = staging_fd.ok()
+                  ? open_dir_beneath(root_fd, *parts, true, "stream in: path \"" + subpath + "\"")
+                  : Result<UniqueFd>(staging_fd.error());
+  Result<std::optional<Metadata>> root = dest.ok() ? extract_into(staging_fd->get(), read, options)
+                                                   : Result<std::optional<Metadata>>(dest.error());
+  if (!root.ok()) {
+    (void)remove_at(root_fd, staging);
+    return std::move(root).error();
   }
-  Status removed = remove_at(root_fd, staging);
-  if (!result.ok()) return result;
-  return removed;
-}
-
-Status remove_stale_staging(int root_fd) {
-  UniqueFd dup(::dup(root_fd));
-  DIR* d = ::fdopendir(dup.release());
-  if (!d) return sys_error("remove stale streams: open");
-  std::vector<std::string> stale;
-  while (dirent* e = ::readdir(d)) {
-    if (std::string_view(e->d_name).rfind(kStagingPrefix, 0) == 0) stale.emplace_back(e->d_name);
-  }
-  ::closedir(d);
-  for (const auto& name : stale)
-    TARMAC_RETURN_IF_ERROR(remove_at(root_fd, name), "remove stale streams");
+  MergePlan plan{subpath, std::nullopt};
+  if (const auto& m = *root)
+    plan.root = RootEntry{m->uid, m->gid, options.keep_owners, m->mode, m->mtime};
+  TARMAC_RETURN_IF_ERROR(commit_stream(root_fd, id, plan, dest->get(), options.merge_step),
+                         "stream in");
   return ok_status();
 }
 

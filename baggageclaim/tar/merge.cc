@@ -26,7 +26,7 @@ Status copy_dir_attrs(int from, int to, const std::string& name) {
   return ok_status();
 }
 
-Status merge_dir(int src, int dst, const std::string& rel) {
+Status merge_dir(int src, int dst, const std::string& rel, const MergeStep& step) {
   UniqueFd dup(::dup(src));
   DIR* d = ::fdopendir(dup.release());
   if (!d) return sys_error("merge \"" + rel + "\": open");
@@ -48,13 +48,16 @@ Status merge_dir(int src, int dst, const std::string& rel) {
       UniqueFd sub_dst(
           ::openat(dst, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
       if (!sub_src || !sub_dst) return sys_error("merge \"" + path + "\": open");
-      TARMAC_TRY(merge_dir(sub_src.get(), sub_dst.get(), path));
+      TARMAC_TRY(merge_dir(sub_src.get(), sub_dst.get(), path, step));
       TARMAC_TRY(copy_dir_attrs(sub_src.get(), sub_dst.get(), path));
       continue;
     }
     // rename(2) replaces a non-directory atomically; a directory in the way goes first.
-    if (target_exists && (S_ISDIR(t.st_mode) || S_ISDIR(s.st_mode)))
+    if (target_exists && (S_ISDIR(t.st_mode) || S_ISDIR(s.st_mode))) {
+      if (step) step();
       TARMAC_RETURN_IF_ERROR(remove_at(dst, name), "merge \"" + path + "\"");
+    }
+    if (step) step();
     if (::renameat(src, name.c_str(), dst, name.c_str()) != 0)
       return sys_error("merge \"" + path + "\": rename");
   }
@@ -63,6 +66,8 @@ Status merge_dir(int src, int dst, const std::string& rel) {
 
 }  // namespace
 
-Status merge_tree(int src_fd, int dst_fd) { return merge_dir(src_fd, dst_fd, ""); }
+Status merge_tree(int src_fd, int dst_fd, const MergeStep& step) {
+  return merge_dir(src_fd, dst_fd, "", step);
+}
 
 }  // namespace tarmac::baggageclaim::tar

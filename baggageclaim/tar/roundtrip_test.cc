@@ -154,14 +154,6 @@ TEST_P(TarRoundTripTest, DeepPathsBeyondPathMax) {
   EXPECT_TRUE(fs::exists(dst_ + "/" + std::string(250, 'a')));
 }
 
-TEST_P(TarRoundTripTest, StaleStagingIsRemoved) {
-  ASSERT_TRUE(fs::make_dirs(dst_ + "/.baggageclaim-stream-in.0123/half").ok());
-  ASSERT_TRUE(fs::write_file(dst_ + "/keep", "x").ok());
-  UniqueFd fd(::open(dst_.c_str(), O_RDONLY | O_DIRECTORY));
-  ASSERT_TRUE(remove_stale_staging(fd.get()).ok());
-  EXPECT_EQ(*fs::list_dir(dst_), std::vector<std::string>{"keep"});
-}
-
 TEST_P(TarRoundTripTest, SymlinkAsTheStreamedPathIsRefused) {
   ASSERT_EQ(::symlink("/etc", (src_ + "/tree/etc").c_str()), 0);
   UniqueFd fd(::open(src_.c_str(), O_RDONLY | O_DIRECTORY));

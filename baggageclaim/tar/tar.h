@@ -38,6 +38,8 @@ struct ExtractOptions {
   // Off: entries keep the extracting user's ids (as tar does for a user who is not root,
   // who could not chown them anyway).
   bool keep_owners = true;
+  // Tests: called before each change the merge makes, to cut it off where a crash could.
+  std::function<void()> merge_step;
 };
 
 // Extracts a tar stream into the directory `subpath` (created if missing, "" or "." = the
@@ -47,7 +49,7 @@ struct ExtractOptions {
 // (".baggageclaim-stream-in.<random>") first, and only a complete, accepted stream is
 // merged into place (directories merged, other entries renamed over what was there). A
 // refused or broken stream, or a crash of the caller, leaves the existing content as it
-// was; remove_stale_staging() clears what a crash left.
+// was; recover_streams() clears what a crash left, or finishes a merge it cut off.
 //
 // Refused, with an error naming the entry: absolute names, ".." components, entries whose
 // parent path crosses a symlink, hardlinks whose target is not an earlier regular entry of
@@ -58,8 +60,10 @@ struct ExtractOptions {
 Status stream_in(int root_fd, const std::string& subpath, const ReadFn& read,
                  const ExtractOptions& options);
 
-// Removes staging directories a crashed stream_in left at the root of `root_fd`.
-Status remove_stale_staging(int root_fd);
+// At start, for what a crash (kill -9 included) cut off at the root of `root_fd`: a stream
+// still being extracted is dropped; one being merged is finished, so a volume holds none of
+// a stream or all of it. An error (a merge that fails again) means the volume holds neither.
+Status recover_streams(int root_fd);
 
 struct ArchiveOptions {
   Encoding encoding = Encoding::kGzip;
