@@ -6,11 +6,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+
 #include <fstream>
+#include <latch>
 #include <thread>
 
 #include "baggageclaim/mounts.h"
 #include "common/fs.h"
+#include "common/mountinfo.h"
 
 namespace tarmac::baggageclaim {
 namespace {
@@ -61,6 +66,16 @@ tar::ReadFn reader_of(const std::string& data) {
   };
 }
 
+std::vector<std::string> mounts_below(const std::string& prefix) {
+  std::vector<std::string> found;
+  auto mounts = read_mountinfo();
+  EXPECT_TRUE(mounts.ok());
+  if (mounts.ok())
+    for (const auto& m : *mounts)
+      if (m.path.rfind(prefix + "/", 0) == 0) found.push_back(m.path);
+  return found;
+}
+
 class StoreTest : public ::testing::TestWithParam<Mode> {
  protected:
   void SetUp() override {
@@ -72,6 +87,20 @@ class StoreTest : public ::testing::TestWithParam<Mode> {
   }
 
   void TearDown() override {
+    // Destroying every volume must leave none of their mounts behind: checked before the
+    // blanket unmount below, which is only there so a failing test cannot leak into the next.
+    if (store_) {
+      std::vector<std::string> handles;
+      for (const auto& v : store_->list()) handles.push_back(v.handle);
+      auto failed = store_->destroy_many(handles);
+      for (const auto& [handle, why] : failed) ADD_FAILURE() << "destroy " << handle << ": " << why;
+      store_->finish_removals();
+      // The store's own idmapped view of its root stays while it is open (and is mounted
+      // again on the next open).
+      std::vector<std::string> expected;
+      if (store_->idmapped()) expected.push_back(root_ + "/volumes/idmapped");
+      EXPECT_EQ(mounts_below(root_), expected);
+    }
     store_.reset();
     if (root_.empty()) return;
     EXPECT_TRUE(unmount_under(root_).ok());
@@ -325,21 +354,23 @@ TEST_P(StoreTest, PropertiesSurviveARestart) {
   EXPECT_EQ(v->properties, (Properties{{"a", "1"}, {"b", "2"}}));
 }
 
+// 100 threads released together, each creating a volume (every other one a COW of the same
+// parent) and destroying it.
 TEST_P(StoreTest, HundredParallelCreatesAndDestroys) {
   Volume base = create("base");
   write(base.path + "/f", "base");
   std::vector<std::thread> threads;
   std::atomic<int> failures{0};
-  for (int t = 0; t < 10; ++t) {
+  std::latch start(100);
+  for (int t = 0; t < 100; ++t) {
     threads.emplace_back([&, t] {
-      for (int i = 0; i < 10; ++i) {
-        CreateSpec spec;
-        spec.handle = "v" + std::to_string(t) + "-" + std::to_string(i);
-        if (i % 2) spec.strategy = cow("base");
-        auto v = store_->create(spec);
-        if (!v.ok() || (i % 2 && read(v->path + "/f") != "base")) ++failures;
-        if (!v.ok() || !store_->destroy(spec.handle).ok()) ++failures;
-      }
+      CreateSpec spec;
+      spec.handle = "v" + std::to_string(t);
+      if (t % 2) spec.strategy = cow("base");
+      start.arrive_and_wait();
+      auto v = store_->create(spec);
+      if (!v.ok() || (t % 2 && read(v->path + "/f") != "base")) ++failures;
+      if (!v.ok() || !store_->destroy(spec.handle).ok()) ++failures;
     });
   }
   for (auto& t : threads) t.join();
@@ -349,10 +380,129 @@ TEST_P(StoreTest, HundredParallelCreatesAndDestroys) {
   EXPECT_TRUE(fs::list_dir(root_ + "/volumes/dead")->empty());
 }
 
+// A COW, copied (naive) or layered (overlay), keeps what a tree holds.
+TEST_P(StoreTest, CowKeepsModesOwnersXattrsHardlinksSymlinksAndHoles) {
+  Volume p = create("p");
+  write(p.path + "/a", "linked");
+  ASSERT_EQ(::link((p.path + "/a").c_str(), (p.path + "/b").c_str()), 0);
+  ASSERT_EQ(::symlink("/etc/passwd", (p.path + "/l").c_str()), 0);
+  ASSERT_EQ(::chown((p.path + "/a").c_str(), 1234, 5678), 0);
+  ASSERT_EQ(::chmod((p.path + "/a").c_str(), 04751), 0);
+  ASSERT_EQ(::setxattr((p.path + "/a").c_str(), "user.tarmac", "v", 1, 0), 0);
+  {
+    std::ofstream sparse(p.path + "/sparse", std::ios::binary);
+    sparse.seekp(64 << 20);
+    sparse << "end";
+  }
+  Volume c = create("c", cow("p"));
+  struct stat a {
+  }, b{}, sparse{};
+  ASSERT_EQ(::lstat((c.path + "/a").c_str(), &a), 0);
+  ASSERT_EQ(::lstat((c.path + "/b").c_str(), &b), 0);
+  EXPECT_EQ(a.st_ino, b.st_ino);
+  EXPECT_EQ(a.st_nlink, 2u);
+  EXPECT_EQ(a.st_uid, 1234u);
+  EXPECT_EQ(a.st_gid, 5678u);
+  EXPECT_EQ(a.st_mode & 07777, 04751u);
+  char value[8] = {};
+  EXPECT_EQ(::getxattr((c.path + "/a").c_str(), "user.tarmac", value, sizeof value), 1);
+  EXPECT_EQ(std::string(value), "v");
+  char target[64] = {};
+  EXPECT_GT(::readlink((c.path + "/l").c_str(), target, sizeof target), 0);
+  EXPECT_EQ(std::string(target), "/etc/passwd");
+  ASSERT_EQ(::stat((c.path + "/sparse").c_str(), &sparse), 0);
+  EXPECT_EQ(sparse.st_size, (64 << 20) + 3);
+  EXPECT_LT(sparse.st_blocks * 512, 1 << 20) << "the hole was filled";
+  EXPECT_EQ(read(c.path + "/sparse").substr(64 << 20), "end");
+}
+
+// Device nodes stream only into privileged volumes; refused, the stream names the entry and
+// leaves the volume as it was.
+TEST_P(StoreTest, DeviceNodesStreamOnlyIntoPrivilegedVolumes) {
+  auto src = fs::make_temp_dir("bc-dev-src");
+  ASSERT_TRUE(src.ok());
+  ASSERT_EQ(::mknod((*src + "/null").c_str(), S_IFCHR | 0666, makedev(1, 3)), 0);
+  std::string out = *src + ".tar";
+  ASSERT_EQ(std::system(("tar -C " + *src + " -cf " + out + " null").c_str()), 0);
+  auto data = fs::read_file(out);
+  (void)fs::remove_all(*src);
+  ::unlink(out.c_str());
+  ASSERT_TRUE(data.ok());
+
+  Volume u = create("unpriv", {}, /*privileged=*/false);
+  // Host root is not mapped in an idmapped volume: what is there comes by a stream too.
+  std::string keep = tar_of("keep", "kept", 0);
+  ASSERT_TRUE(store_->stream_in("unpriv", ".", reader_of(keep), {tar::Encoding::kRaw, 0}).ok());
+  Status refused = store_->stream_in("unpriv", ".", reader_of(*data), {tar::Encoding::kRaw, 0});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message().find("\"null\""), std::string::npos)
+      << refused.error().what();
+  EXPECT_EQ(*fs::list_dir(u.path), std::vector<std::string>{"keep"});
+  EXPECT_EQ(read(u.path + "/keep"), "kept");
+
+  Volume p = create("priv", {}, /*privileged=*/true);
+  Status accepted = store_->stream_in("priv", ".", reader_of(*data), {tar::Encoding::kRaw, 0});
+  ASSERT_TRUE(accepted.ok()) << accepted.error().what();
+  struct stat st {};
+  ASSERT_EQ(::lstat((p.path + "/null").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISCHR(st.st_mode));
+  EXPECT_EQ(st.st_rdev, makedev(1, 3));
+}
+
 INSTANTIATE_TEST_SUITE_P(Drivers, StoreTest,
                          ::testing::Values(Mode{"overlay", true}, Mode{"overlay", false},
                                            Mode{"naive", true}, Mode{"naive", false}),
                          mode_name);
+
+// detect: overlay where the volumes directory can hold overlay mounts, naive where it cannot
+// (here: on an overlay, which the kernel refuses as an upper layer, as in a container whose
+// root is one).
+TEST(StoreDetectTest, OverlayWhereItMountsNaiveWhereItCannot) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root (mounts)";
+  auto dir = fs::make_temp_dir("bc-detect");
+  ASSERT_TRUE(dir.ok());
+  std::string d = *dir;
+  auto open = [](const std::string& root, const std::string& driver) {
+    StoreOptions o;
+    o.root = root;
+    o.driver = driver;
+    o.idmap = false;
+    return Store::open(o);
+  };
+  {
+    auto plain = open(d + "/plain", "detect");
+    ASSERT_TRUE(plain.ok()) << plain.error().what();
+    EXPECT_EQ((*plain)->driver_name(), "overlay");
+  }
+  for (const char* sub : {"/l", "/u", "/w", "/on-overlay"})
+    ASSERT_TRUE(fs::make_dirs(d + sub).ok());
+  ASSERT_TRUE(overlay_mount({d + "/l"}, d + "/u", d + "/w", d + "/on-overlay").ok());
+  {
+    auto detected = open(d + "/on-overlay/volumes", "detect");
+    ASSERT_TRUE(detected.ok()) << detected.error().what();
+    EXPECT_EQ((*detected)->driver_name(), "naive");
+    CreateSpec parent;
+    parent.handle = "p";
+    ASSERT_TRUE((*detected)->create(parent).ok());
+    write(d + "/on-overlay/volumes/live/p/volume/f", "from p");
+    CreateSpec child;
+    child.handle = "c";
+    child.strategy.kind = Strategy::Kind::kCow;
+    child.strategy.parent = "p";
+    auto c = (*detected)->create(child);
+    ASSERT_TRUE(c.ok()) << c.error().what();
+    EXPECT_EQ(read(c->path + "/f"), "from p");
+    EXPECT_TRUE((*detected)->destroy_many({"c", "p"}).empty());
+    (*detected)->finish_removals();
+  }
+  auto forced = open(d + "/on-overlay/forced", "overlay");
+  ASSERT_FALSE(forced.ok());
+  EXPECT_NE(forced.error().message().find("cannot hold overlay mounts"), std::string::npos)
+      << forced.error().what();
+  EXPECT_TRUE(unmount_under(d).ok());
+  EXPECT_EQ(mounts_below(d), std::vector<std::string>{});
+  (void)fs::remove_all(d);
+}
 
 }  // namespace
 }  // namespace tarmac::baggageclaim

@@ -50,6 +50,7 @@ class Server {
   }
 
   Client& client() { return *client_; }
+  bool connected() const { return client_ != nullptr; }
   std::string address() const { return process_.address(); }
 
  private:
@@ -65,10 +66,36 @@ class BaggageclaimServerTest : public ::testing::Test {
     ASSERT_EQ(server_->start(), "");
   }
   void TearDown() override {
+    if (server_) destroy_all(*server_, dir_.path() + "/volumes");
+    if (peer_) destroy_all(*peer_, dir_.path() + "/peer-volumes");
     server_.reset();
     peer_.reset();
     EXPECT_TRUE(unmount_under(dir_.path()).ok());
     EXPECT_TRUE(mounts_under(dir_.path()).empty());
+  }
+
+  // Destroying every volume leaves none of their mounts: checked before the blanket unmount
+  // in TearDown, which only keeps a failing test from leaking into the next.
+  static void destroy_all(Server& server, const std::string& volumes) {
+    if (!server.connected()) return;
+    auto all = server.client().list();
+    ASSERT_TRUE(all.ok()) << all.error().what();
+    std::vector<std::string> handles;
+    for (const auto& v : *all) handles.push_back(v.handle);
+    auto failed = server.client().destroy_many(handles);
+    ASSERT_TRUE(failed.ok()) << failed.error().what();
+    for (const auto& [handle, why] : *failed) ADD_FAILURE() << "destroy " << handle << ": " << why;
+    // A destroyed volume's files, mounts included, go in the background. The store's own
+    // idmapped view of its root stays while it runs.
+    std::vector<std::string> left;
+    for (int i = 0; i < 500; ++i) {
+      left.clear();
+      for (const auto& m : mounts_under(volumes + "/"))
+        if (m != volumes + "/idmapped") left.push_back(m);
+      if (left.empty()) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    EXPECT_EQ(left, std::vector<std::string>{});
   }
 
   Volume create(Client& c, const std::string& handle, bool privileged = true) {
