@@ -144,7 +144,7 @@ std::string EmbeddedPostgres::conninfo(const std::string& dbname) const {
          " dbname=" + dbname + " connect_timeout=5";
 }
 
-void EmbeddedPostgres::exec_child(std::vector<std::string>& args) const {
+void EmbeddedPostgres::exec_child(std::vector<std::string>& args, pid_t die_with) const {
   // Signals as a shell would leave them: our daemon ignores SIGPIPE and blocks the ones its
   // main thread waits for, and both survive exec.
   ::signal(SIGPIPE, SIG_DFL);
@@ -154,6 +154,11 @@ void EmbeddedPostgres::exec_child(std::vector<std::string>& args) const {
   if (drop_privileges_ &&
       (::setgroups(0, nullptr) != 0 || ::setgid(gid_) != 0 || ::setuid(uid_) != 0))
     _exit(126);
+  // After the change of user, which clears a parent-death signal set before it.
+  if (die_with != 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGQUIT);
+    if (::getppid() != die_with) _exit(1);
+  }
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -243,11 +248,7 @@ Status EmbeddedPostgres::launch() {
     int null = ::open("/dev/null", O_RDONLY);
     if (null >= 0) ::dup2(null, 0);
     ::setsid();
-    if (options_.die_with_parent) {
-      ::prctl(PR_SET_PDEATHSIG, SIGQUIT);
-      if (::getppid() != parent) _exit(1);
-    }
-    exec_child(args);
+    exec_child(args, options_.die_with_parent ? parent : 0);
   }
   pid_ = pid;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);

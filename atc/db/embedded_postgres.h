@@ -42,6 +42,7 @@ class EmbeddedPostgres {
   std::string conninfo(const std::string& dbname = "postgres") const;
   Status create_database(const std::string& name);
   int port() const { return options_.port; }
+  pid_t pid() const { return pid_; }
 
   // Fast shutdown (SIGINT: clients are disconnected, committed data stays) and wait.
   Status stop();
@@ -50,8 +51,9 @@ class EmbeddedPostgres {
 
  private:
   explicit EmbeddedPostgres(EmbeddedPostgresOptions o) : options_(std::move(o)) {}
-  // In a forked child: become the server's user (as root) and exec `args`; never returns.
-  [[noreturn]] void exec_child(std::vector<std::string>& args) const;
+  // In a forked child: become the server's user (as root) and exec `args`, to be sent
+  // SIGQUIT when `die_with` (the parent, if not 0) goes; never returns.
+  [[noreturn]] void exec_child(std::vector<std::string>& args, pid_t die_with = 0) const;
   Status init_cluster();
   Status launch();
   bool ready() const;

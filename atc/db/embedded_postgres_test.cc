@@ -6,8 +6,14 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cerrno>
+#include <chrono>
 #include <string>
+#include <thread>
 
 #include "common/fs.h"
 #include "common/unique_fd.h"
@@ -101,6 +107,36 @@ TEST_F(EmbeddedPostgresTest, AGivenPortThatIsTakenIsAnError) {
   EXPECT_EQ(pg.error().errnum(), EADDRINUSE);
   EXPECT_NE(pg.error().message().find(std::to_string(taken_.port())), std::string::npos)
       << pg.error().what();
+}
+
+// As root the server runs as another user; it must still go when its parent does (a test
+// process killed by ctest's timeout leaves no PostgreSQL behind).
+TEST_F(EmbeddedPostgresTest, DiesWithItsParentAfterChangingUser) {
+  int pipe_fds[2];
+  ASSERT_EQ(::pipe(pipe_fds), 0);
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::close(pipe_fds[0]);
+    auto pg = EmbeddedPostgres::start(options_);
+    pid_t server = pg.ok() ? (*pg)->pid() : -1;
+    (void)!::write(pipe_fds[1], &server, sizeof server);
+    ::raise(SIGKILL);  // no destructor stops it
+  }
+  ::close(pipe_fds[1]);
+  pid_t server = -1;
+  ASSERT_EQ(::read(pipe_fds[0], &server, sizeof server), static_cast<ssize_t>(sizeof server));
+  ::close(pipe_fds[0]);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_GT(server, 0);
+  bool gone = false;
+  for (int i = 0; i < 1500 && !gone; ++i) {
+    gone = ::kill(server, 0) != 0 && errno == ESRCH;
+    if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(gone) << "postgres " << server << " outlived its parent";
+  if (!gone) ::kill(server, SIGKILL);
 }
 
 }  // namespace
