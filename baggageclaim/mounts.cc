@@ -61,7 +61,7 @@ Status bind_mount(const std::string& source, const std::string& target) {
 }
 
 Status overlay_mount(const std::vector<std::string>& lowers, const std::string& upper,
-                     const std::string& work, const std::string& target) {
+                     const std::string& work, const std::string& target, bool volatile_upper) {
   UniqueFd fs(::fsopen("overlay", FSOPEN_CLOEXEC));
   if (!fs) return sys_error("mount overlay at " + target + ": fsopen");
   for (const auto& lower : lowers) {
@@ -82,12 +82,25 @@ Status overlay_mount(const std::vector<std::string>& lowers, const std::string& 
     if (::fsconfig(fs.get(), FSCONFIG_SET_STRING, o.key, o.value, 0) != 0)
       return fs_error("mount overlay at " + target + ": " + o.key + " " + o.value, fs.get());
   }
+  // A kernel without the option refuses it (EINVAL): the overlay is then an ordinary one.
+  if (volatile_upper) (void)::fsconfig(fs.get(), FSCONFIG_SET_FLAG, "volatile", nullptr, 0);
   if (::fsconfig(fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0)
     return fs_error("mount overlay at " + target, fs.get());
   UniqueFd mnt(::fsmount(fs.get(), FSMOUNT_CLOEXEC, 0));
   if (!mnt) return fs_error("mount overlay at " + target + ": fsmount", fs.get());
   if (::move_mount(mnt.get(), "", AT_FDCWD, target.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0)
     return sys_error("mount overlay at " + target + ": move_mount");
+  return ok_status();
+}
+
+Status clear_volatile_mark(const std::string& work) {
+  // Overlay leaves work/incompat/volatile/dirty (a file) in its own work dir.
+  std::string mark = work + "/work/incompat/volatile";
+  if (::unlink((mark + "/dirty").c_str()) != 0 && errno != ENOENT)
+    return sys_error("clear volatile mark: unlink " + mark + "/dirty");
+  for (const std::string& dir : {mark, work + "/work/incompat"})
+    if (::rmdir(dir.c_str()) != 0 && errno != ENOENT && errno != ENOTEMPTY)
+      return sys_error("clear volatile mark: rmdir " + dir);
   return ok_status();
 }
 

@@ -13,8 +13,19 @@ Status bind_mount(const std::string& source, const std::string& target);
 // An overlay at `target`; `lowers` top-most first. Uses fsconfig's "lowerdir+" (no limit on
 // the total length of the paths) and falls back to mount(2)'s option string on kernels
 // without it.
+//
+// `volatile_upper`: mounted with overlay's "volatile" where the kernel has it (5.10+, with
+// lowerdir+): no sync reaches the upper filesystem, so neither a process's fsync nor the
+// unmount waits for writeback of the whole filesystem (every dirty page on it, not only this
+// overlay's). Overlay then refuses to mount the same work dir again until its
+// work/incompat/volatile is removed, which is safe only while nothing written can have been
+// lost, i.e. unless the host went down (see clear_volatile_mark).
 Status overlay_mount(const std::vector<std::string>& lowers, const std::string& upper,
-                     const std::string& work, const std::string& target);
+                     const std::string& work, const std::string& target,
+                     bool volatile_upper = false);
+
+// Removes the mark a volatile overlay leaves in its work dir `work`.
+Status clear_volatile_mark(const std::string& work);
 
 // Lazily detaches whatever is mounted at `target`; nothing mounted is not an error.
 Status unmount(const std::string& target);

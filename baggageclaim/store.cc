@@ -14,6 +14,7 @@
 #include "baggageclaim/id_shift.h"
 #include "baggageclaim/mounts.h"
 #include "common/fs.h"
+#include "common/unique_fd.h"
 #include "common/uuid.h"
 
 namespace tarmac::baggageclaim {
@@ -47,7 +48,44 @@ Store::Store(StoreOptions options, DriverContext context, std::unique_ptr<Driver
           spdlog::warn("volume store: could not remove {}: {}", dead, s.error().what());
       }) {}
 
-Store::~Store() = default;
+// Volumes are written without syncs (overlays are mounted volatile): a cache the ATC
+// rebuilds. Only a host that goes down can lose what a volume holds, so a store that closes
+// syncs once and says so, and one that opens after the host went down with it open drops
+// every volume rather than serve one that lost writes.
+Store::~Store() {
+  remover_.drain();
+  // A store that did not finish opening may have dropped only some of what it had to.
+  if (!opened_) return;
+  UniqueFd root(::open(context_.root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!root || ::syncfs(root.get()) != 0) {
+    spdlog::warn("volume store {}: sync at close failed: {}", context_.root,
+                 sys_error("syncfs").what());
+    return;
+  }
+  if (auto s = fs::write_file_atomic(context_.root + "/boot", boot_id_ + " closed\n"); !s.ok())
+    spdlog::warn("volume store {}: {}", context_.root, s.error().what());
+}
+
+Result<bool> Store::host_went_down() {
+  if (boot_id_.empty()) {
+    auto id = fs::read_file("/proc/sys/kernel/random/boot_id");
+    if (!id.ok()) return std::move(id).error().wrap("read this boot's id");
+    boot_id_ = id->substr(0, id->find('\n'));
+  }
+  std::string path = context_.root + "/boot";
+  auto last = fs::read_file(path);
+  // No record: a new store, or one from before the record (kept, as it was then).
+  bool went_down = false;
+  if (last.ok()) {
+    std::string id = last->substr(0, last->find(' '));
+    bool closed = last->find(" closed") != std::string::npos;
+    went_down = id != boot_id_ && !closed;
+  } else if (last.error().errnum() != ENOENT) {
+    return std::move(last).error();
+  }
+  TARMAC_RETURN_IF_ERROR(fs::write_file_atomic(path, boot_id_ + " running\n"), "record boot");
+  return went_down;
+}
 
 Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
   if (options.root.empty()) return Error("open volume store: no root directory given");
@@ -110,7 +148,9 @@ Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
   }
   std::unique_ptr<Store> store(new Store(options, std::move(context), std::move(driver)));
   store->userns_ = std::move(userns);
+  store->boot_id_ = options.boot_id;
   TARMAC_RETURN_IF_ERROR(store->recover(), "open volume store " + store->context_.root);
+  store->opened_ = true;
   return store;
 }
 
@@ -125,6 +165,19 @@ Status Store::recover() {
   remover_.sweep(context_.root + "/dead");
   auto names = fs::list_dir(context_.root + "/live");
   if (!names.ok()) return std::move(names).error();
+  auto went_down = host_went_down();
+  if (!went_down.ok()) return std::move(went_down).error();
+  if (*went_down && !names->empty()) {
+    spdlog::warn(
+        "volume store {}: the host went down while the store was open; dropping its {} "
+        "volumes, whose last writes may be lost",
+        context_.root, names->size());
+    for (const auto& handle : *names)
+      TARMAC_RETURN_IF_ERROR(
+          remover_.take(context_.live_dir(handle), context_.root + "/dead", handle),
+          "drop volume " + handle);
+    return ok_status();
+  }
   for (const auto& handle : *names) {
     if (auto s = recover_volume(handle); !s.ok()) {
       // A volume that cannot come back is removed whole rather than served half.

@@ -23,6 +23,9 @@ struct StoreOptions {
   // Use idmapped mounts for unprivileged volumes where the kernel has them; off = store host
   // ids and walk the tree on privilege changes (as Concourse), for tests and old kernels.
   bool idmap = true;
+  // This boot's id; empty: the kernel's (/proc/sys/kernel/random/boot_id). Tests set it to
+  // play a reboot.
+  std::string boot_id;
 };
 
 // The volume store: volumes in <root>/live/<handle>, created in <root>/init/ and destroyed
@@ -77,6 +80,9 @@ class Store {
 
   Store(StoreOptions options, DriverContext context, std::unique_ptr<Driver> driver);
   Status recover();
+  // Whether the host went down since the store was last open without it closing (see
+  // open()), and records this boot as running.
+  Result<bool> host_went_down();
   Status recover_volume(const std::string& handle);
   Result<std::shared_ptr<Entry>> live_entry(const std::string& handle) const;
   // A copy of the entry's record if it is still live (checked again once its io lock is held).
@@ -95,6 +101,8 @@ class Store {
   mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<Entry>> entries_;
   // Last: it goes first, removing what it still holds while the rest is there.
+  std::string boot_id_;
+  bool opened_ = false;
   BackgroundRemover remover_;
 };
 

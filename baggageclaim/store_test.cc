@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <sys/xattr.h>
 
 #include <fstream>
@@ -352,6 +353,86 @@ TEST_P(StoreTest, PropertiesSurviveARestart) {
   auto v = store_->get("p");
   ASSERT_TRUE(v.ok());
   EXPECT_EQ(v->properties, (Properties{{"a", "1"}, {"b", "2"}}));
+}
+
+// Volumes are written without syncs. A store that closes syncs them and says so; one that
+// opens after the host went down while it was open (another boot, no close) drops them all,
+// since their last writes may be lost. A store killed on a host that stays up keeps them.
+TEST_P(StoreTest, VolumesOfAStoreTheHostWentDownWithAreDropped) {
+  store_.reset();
+  auto open_as = [&](const std::string& boot) {
+    StoreOptions o;
+    o.root = root_ + "/volumes";
+    o.driver = GetParam().driver;
+    o.idmap = GetParam().idmap;
+    o.boot_id = boot;
+    return Store::open(o);
+  };
+  // In a child that dies without closing the store (as the host going down would).
+  auto crash_after_creating = [&](const std::string& boot, const std::string& handle) {
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      auto s = open_as(boot);
+      bool ok = s.ok();
+      if (ok) {
+        CreateSpec spec;
+        spec.handle = handle;
+        spec.privileged = true;
+        auto v = (*s)->create(spec);
+        ok = v.ok() && fs::write_file(v->path + "/f", handle).ok();
+      }
+      ::_exit(ok ? 0 : 1);
+    }
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  };
+  // Mounts go with the host.
+  auto host_restart = [&] { ASSERT_TRUE(unmount_under(root_ + "/volumes").ok()); };
+
+  ASSERT_TRUE(crash_after_creating("boot-a", "killed"));
+  {
+    auto s = open_as("boot-a");  // the same boot: the page cache has every write
+    ASSERT_TRUE(s.ok()) << s.error().what();
+    auto v = (*s)->get("killed");
+    ASSERT_TRUE(v.ok()) << v.error().what();
+    EXPECT_EQ(read(v->path + "/f"), "killed");
+    ASSERT_TRUE((*s)->destroy("killed").ok());
+  }  // closed: synced
+
+  ASSERT_TRUE(crash_after_creating("boot-a", "lost"));
+  host_restart();
+  {
+    auto s = open_as("boot-b");
+    ASSERT_TRUE(s.ok()) << s.error().what();
+    EXPECT_TRUE((*s)->list().empty());
+    EXPECT_FALSE((*s)->get("lost").ok());
+    (*s)->finish_removals();
+    EXPECT_TRUE(fs::list_dir(root_ + "/volumes/dead")->empty());
+    CreateSpec spec;
+    spec.handle = "synced";
+    spec.privileged = true;
+    auto v = (*s)->create(spec);
+    ASSERT_TRUE(v.ok()) << v.error().what();
+    write(v->path + "/f", "synced");
+  }  // closed: synced
+  host_restart();
+  {
+    auto s = open_as("boot-c");
+    ASSERT_TRUE(s.ok()) << s.error().what();
+    auto v = (*s)->get("synced");
+    ASSERT_TRUE(v.ok()) << v.error().what();
+    EXPECT_EQ(read(v->path + "/f"), "synced");
+    // Remounted after a volatile overlay: written and copied on write again.
+    write(v->path + "/g", "again");
+    CreateSpec child;
+    child.handle = "child";
+    child.strategy = cow("synced");
+    auto c = (*s)->create(child);
+    ASSERT_TRUE(c.ok()) << c.error().what();
+    EXPECT_EQ(read(c->path + "/g"), "again");
+    store_ = std::move(*s);
+  }
 }
 
 // 100 threads released together, each creating a volume (every other one a COW of the same

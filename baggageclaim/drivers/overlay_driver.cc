@@ -79,12 +79,15 @@ class OverlayDriver : public Driver {
     }
     if (!fs::exists(dir + "/work") && ::mkdir((dir + "/work").c_str(), 0700) != 0)
       return sys_error("mount volume: mkdir " + dir + "/work");
+    // Mounted before, volatile: the store drops every volume if the host went down since,
+    // so what this one's upper holds is whole.
+    TARMAC_RETURN_IF_ERROR(clear_volatile_mark(dir + "/work"), "mount volume");
     // Overlay does its own work as the mounter: through idmapped layers that must be an id
     // the view maps.
     ScopedMappedFsIds fsids(c_.ids, mapped);
     TARMAC_RETURN_IF_ERROR(fsids.status(), "mount volume");
-    return overlay_mount(*lowers, view(dir + "/upper", mapped), view(dir + "/work", mapped),
-                         target);
+    return overlay_mount(*lowers, view(dir + "/upper", mapped), view(dir + "/work", mapped), target,
+                         /*volatile_upper=*/true);
   }
 
   bool copies_on_cow() const override { return false; }
