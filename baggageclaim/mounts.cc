@@ -37,16 +37,21 @@ Error fs_error(std::string context, int fs_fd) {
 }
 
 Status overlay_mount_legacy(const std::vector<std::string>& lowers, const std::string& upper,
-                            const std::string& work, const std::string& target) {
+                            const std::string& work, const std::string& target,
+                            bool volatile_upper) {
   std::string options = "lowerdir=";
   for (size_t i = 0; i < lowers.size(); ++i) {
     if (i) options += ':';
     options += lowers[i];
   }
   options += ",upperdir=" + upper + ",workdir=" + work + ",index=off";
-  if (options.size() >= static_cast<size_t>(::getpagesize()))
+  if (options.size() + 9 >= static_cast<size_t>(::getpagesize()))
     return Error("mount overlay at " + target + ": " + std::to_string(lowers.size()) +
                  " layers make an option string over a page and this kernel lacks lowerdir+");
+  // Before 5.10 the kernel refuses the option: an ordinary overlay then.
+  if (volatile_upper &&
+      ::mount("overlay", target.c_str(), "overlay", 0, (options + ",volatile").c_str()) == 0)
+    return ok_status();
   if (::mount("overlay", target.c_str(), "overlay", 0, options.c_str()) != 0)
     return sys_error("mount overlay at " + target);
   return ok_status();
@@ -67,7 +72,7 @@ Status overlay_mount(const std::vector<std::string>& lowers, const std::string& 
   for (const auto& lower : lowers) {
     if (::fsconfig(fs.get(), FSCONFIG_SET_STRING, "lowerdir+", lower.c_str(), 0) != 0) {
       if (errno == EINVAL && &lower == &lowers.front())
-        return overlay_mount_legacy(lowers, upper, work, target);
+        return overlay_mount_legacy(lowers, upper, work, target, volatile_upper);
       return fs_error("mount overlay at " + target + ": lower layer " + lower, fs.get());
     }
   }
@@ -82,8 +87,10 @@ Status overlay_mount(const std::vector<std::string>& lowers, const std::string& 
     if (::fsconfig(fs.get(), FSCONFIG_SET_STRING, o.key, o.value, 0) != 0)
       return fs_error("mount overlay at " + target + ": " + o.key + " " + o.value, fs.get());
   }
-  // A kernel without the option refuses it (EINVAL): the overlay is then an ordinary one.
-  if (volatile_upper) (void)::fsconfig(fs.get(), FSCONFIG_SET_FLAG, "volatile", nullptr, 0);
+  // A kernel without the option refuses it: an ordinary overlay then, and the refusal read
+  // from the context's log so that it does not show in a later, unrelated error.
+  if (volatile_upper && ::fsconfig(fs.get(), FSCONFIG_SET_FLAG, "volatile", nullptr, 0) != 0)
+    (void)fs_context_log(fs.get());
   if (::fsconfig(fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0)
     return fs_error("mount overlay at " + target, fs.get());
   UniqueFd mnt(::fsmount(fs.get(), FSMOUNT_CLOEXEC, 0));

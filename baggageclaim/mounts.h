@@ -14,12 +14,12 @@ Status bind_mount(const std::string& source, const std::string& target);
 // the total length of the paths) and falls back to mount(2)'s option string on kernels
 // without it.
 //
-// `volatile_upper`: mounted with overlay's "volatile" where the kernel has it (5.10+, with
-// lowerdir+): no sync reaches the upper filesystem, so neither a process's fsync nor the
-// unmount waits for writeback of the whole filesystem (every dirty page on it, not only this
-// overlay's). Overlay then refuses to mount the same work dir again until its
-// work/incompat/volatile is removed, which is safe only while nothing written can have been
-// lost, i.e. unless the host went down (see clear_volatile_mark).
+// `volatile_upper`: mounted with overlay's "volatile" where the kernel has it (5.10+): no sync
+// reaches the upper filesystem, so neither a process's fsync nor the unmount waits for writeback of
+// the whole filesystem (every dirty page on it, not only this overlay's). Overlay then refuses to
+// mount the same work dir again until its work/incompat/volatile is removed, which is safe only
+// while nothing written can have been lost, i.e. unless the host went down (see
+// clear_volatile_mark).
 Status overlay_mount(const std::vector<std::string>& lowers, const std::string& upper,
                      const std::string& work, const std::string& target,
                      bool volatile_upper = false);

@@ -62,7 +62,7 @@ Store::~Store() {
                  sys_error("syncfs").what());
     return;
   }
-  if (auto s = fs::write_file_atomic(context_.root + "/boot", boot_id_ + " closed\n"); !s.ok())
+  if (auto s = record_boot("closed"); !s.ok())
     spdlog::warn("volume store {}: {}", context_.root, s.error().what());
 }
 
@@ -72,19 +72,24 @@ Result<bool> Store::host_went_down() {
     if (!id.ok()) return std::move(id).error().wrap("read this boot's id");
     boot_id_ = id->substr(0, id->find('\n'));
   }
-  std::string path = context_.root + "/boot";
-  auto last = fs::read_file(path);
+  auto last = fs::read_file(context_.root + "/boot");
   // No record: a new store, or one from before the record (kept, as it was then).
-  bool went_down = false;
-  if (last.ok()) {
-    std::string id = last->substr(0, last->find(' '));
-    bool closed = last->find(" closed") != std::string::npos;
-    went_down = id != boot_id_ && !closed;
-  } else if (last.error().errnum() != ENOENT) {
-    return std::move(last).error();
-  }
-  TARMAC_RETURN_IF_ERROR(fs::write_file_atomic(path, boot_id_ + " running\n"), "record boot");
-  return went_down;
+  if (!last.ok())
+    return last.error().errnum() == ENOENT ? Result<bool>(false) : std::move(last).error();
+  std::string id = last->substr(0, last->find(' '));
+  bool closed = last->find(" closed") != std::string::npos;
+  return id != boot_id_ && !closed;
+}
+
+Status Store::record_boot(std::string_view state) {
+  std::string path = context_.root + "/boot";
+  TARMAC_RETURN_IF_ERROR(fs::write_file_atomic(path, boot_id_ + " " + std::string(state) + "\n",
+                                               0644, /*durable=*/true),
+                         "record boot");
+  // The rename too must outlast a power loss, or the next boot reads the record before it.
+  UniqueFd root(::open(context_.root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!root || ::fsync(root.get()) != 0) return sys_error("record boot: fsync " + context_.root);
+  return ok_status();
 }
 
 Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
@@ -167,17 +172,21 @@ Status Store::recover() {
   if (!names.ok()) return std::move(names).error();
   auto went_down = host_went_down();
   if (!went_down.ok()) return std::move(went_down).error();
-  if (*went_down && !names->empty()) {
-    spdlog::warn(
-        "volume store {}: the host went down while the store was open; dropping its {} "
-        "volumes, whose last writes may be lost",
-        context_.root, names->size());
+  if (*went_down) {
+    if (!names->empty())
+      spdlog::warn(
+          "volume store {}: the host went down while the store was open; dropping its {} "
+          "volumes, whose last writes may be lost",
+          context_.root, names->size());
     for (const auto& handle : *names)
       TARMAC_RETURN_IF_ERROR(
           remover_.take(context_.live_dir(handle), context_.root + "/dead", handle),
           "drop volume " + handle);
-    return ok_status();
+    names->clear();
   }
+  // Only once every volume of a boot that went down is dropped: a store stopped half way
+  // through drops the rest at its next open.
+  TARMAC_TRY(record_boot("running"));
   for (const auto& handle : *names) {
     if (auto s = recover_volume(handle); !s.ok()) {
       // A volume that cannot come back is removed whole rather than served half.

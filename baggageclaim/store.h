@@ -5,6 +5,7 @@
 #include <mutex>
 #include <shared_mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "baggageclaim/driver.h"
@@ -80,9 +81,10 @@ class Store {
 
   Store(StoreOptions options, DriverContext context, std::unique_ptr<Driver> driver);
   Status recover();
-  // Whether the host went down since the store was last open without it closing (see
-  // open()), and records this boot as running.
+  // Whether the host went down while the store was open (another boot's record, not closed).
   Result<bool> host_went_down();
+  // Records this boot and the store's state ("running", "closed") in <root>/boot, durably.
+  Status record_boot(std::string_view state);
   Status recover_volume(const std::string& handle);
   Result<std::shared_ptr<Entry>> live_entry(const std::string& handle) const;
   // A copy of the entry's record if it is still live (checked again once its io lock is held).

@@ -415,6 +415,13 @@ TEST_P(StoreTest, VolumesOfAStoreTheHostWentDownWithAreDropped) {
     auto v = (*s)->create(spec);
     ASSERT_TRUE(v.ok()) << v.error().what();
     write(v->path + "/f", "synced");
+    // A child after a write: on overlay, the parent is remounted as an overlay (volatile)
+    // over a new upper, whose work dir the next boot must mount again.
+    CreateSpec first;
+    first.handle = "first-child";
+    first.strategy = cow("synced");
+    ASSERT_TRUE((*s)->create(first).ok());
+    write(v->path + "/h", "after the first child");
   }  // closed: synced
   host_restart();
   {
@@ -423,6 +430,7 @@ TEST_P(StoreTest, VolumesOfAStoreTheHostWentDownWithAreDropped) {
     auto v = (*s)->get("synced");
     ASSERT_TRUE(v.ok()) << v.error().what();
     EXPECT_EQ(read(v->path + "/f"), "synced");
+    EXPECT_EQ(read(v->path + "/h"), "after the first child");
     // Remounted after a volatile overlay: written and copied on write again.
     write(v->path + "/g", "again");
     CreateSpec child;

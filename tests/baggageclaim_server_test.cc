@@ -267,6 +267,62 @@ TEST_F(BaggageclaimServerTest, KillNineMidCreateLeavesAWholeVolumeOrNone) {
   EXPECT_TRUE(fs::list_dir(dir_.path() + "/volumes/init")->empty());
 }
 
+// A chain of copies, each written after its child was made, read through after the server
+// is killed (mounts stay) and after a stop and a reboot (mounts gone): every level sees its
+// own writes and its ancestors', and copies again.
+TEST_F(BaggageclaimServerTest, CowChainsSurviveAKillAndAReboot) {
+  constexpr int kDepth = 8;
+  auto level = [](int i) { return "level" + std::to_string(i); };
+  for (int i = 0; i < kDepth; ++i) {
+    CreateSpec spec;
+    spec.handle = level(i);
+    spec.privileged = true;
+    if (i > 0) {
+      spec.strategy.kind = Strategy::Kind::kCow;
+      spec.strategy.parent = level(i - 1);
+    }
+    auto v = server_->client().create(spec);
+    ASSERT_TRUE(v.ok()) << v.error().what();
+    ASSERT_TRUE(fs::write_file(v->path + "/file" + std::to_string(i), level(i)).ok());
+    ASSERT_TRUE(fs::write_file(v->path + "/top", level(i)).ok());
+  }
+  auto expect_chain = [&](const std::string& when) {
+    for (int i = 0; i < kDepth; ++i) {
+      auto v = server_->client().get(level(i));
+      ASSERT_TRUE(v.ok()) << when << ": " << v.error().what();
+      for (int j = 0; j < kDepth; ++j) {
+        std::string file = v->path + "/file" + std::to_string(j);
+        if (j <= i) {
+          auto content = fs::read_file(file);
+          EXPECT_TRUE(content.ok() && *content == level(j)) << when << ": " << file;
+        } else {
+          EXPECT_FALSE(fs::exists(file)) << when << ": " << file;
+        }
+      }
+      EXPECT_EQ(*fs::read_file(v->path + "/top"), level(i)) << when;
+    }
+  };
+  server_->stop(SIGKILL);
+  ASSERT_EQ(server_->start(), "");
+  expect_chain("after kill -9");
+  EXPECT_EQ(server_->stop(SIGTERM), 0);
+  ASSERT_TRUE(unmount_under(dir_.path() + "/volumes").ok());  // a reboot takes the mounts
+  ASSERT_EQ(server_->start(), "");
+  expect_chain("after a reboot");
+  auto leaf = server_->client().get(level(kDepth - 1));
+  ASSERT_TRUE(leaf.ok());
+  ASSERT_TRUE(fs::write_file(leaf->path + "/after", "after").ok());
+  CreateSpec spec;
+  spec.handle = "after";
+  spec.privileged = true;
+  spec.strategy.kind = Strategy::Kind::kCow;
+  spec.strategy.parent = level(kDepth - 1);
+  auto c = server_->client().create(spec);
+  ASSERT_TRUE(c.ok()) << c.error().what();
+  EXPECT_EQ(*fs::read_file(c->path + "/after"), "after");
+  EXPECT_EQ(*fs::read_file(c->path + "/file0"), level(0));
+}
+
 TEST_F(BaggageclaimServerTest, PropertiesPrivilegeAndBatchDestroyOverTheWire) {
   Client& c = server_->client();
   CreateSpec spec;

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -54,13 +55,27 @@ Result<std::string> read_at(int dir_fd, const std::string& name) {
   return text;
 }
 
-bool exists_at(int dir_fd, const std::string& name) {
+// Whether `name` in `dir_fd` is of type `type` (S_IFDIR, S_IFREG), not following a symlink.
+bool is_at(int dir_fd, const std::string& name, mode_t type) {
   struct stat st;
-  return ::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+  return ::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+         (st.st_mode & S_IFMT) == type;
+}
+
+// The id part of one of our names: exactly what new_stream_id makes. The names sit at the
+// root of a volume a container writes to; anything else with the prefix is the container's.
+std::optional<std::string> id_of(std::string_view name, std::string_view prefix) {
+  if (!starts_with(name, prefix)) return std::nullopt;
+  std::string_view id = name.substr(prefix.size());
+  if (id.size() != 16) return std::nullopt;
+  for (char c : id)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return std::nullopt;
+  return std::string(id);
 }
 
 // The merge itself, from wherever a crash left it: everything still under the merge name
-// moves into place, the root entry's attributes follow, then both names go.
+// moves into place and the root entry's attributes follow; then the plan goes, and with it
+// any reason to run this again; then the merge dir (recovery sweeps one left without a plan).
 Status finish(int root_fd, const std::string& id, const MergePlan& plan, int dest_fd,
               const MergeStep& step) {
   UniqueFd opened;
@@ -75,23 +90,27 @@ Status finish(int root_fd, const std::string& id, const MergePlan& plan, int des
   auto src = open_dir_beneath(root_fd, {merge_name(id)}, false, "merge dir");
   if (!src.ok()) return std::move(src).error();
   TARMAC_TRY(merge_tree(src->get(), dest_fd, step));
+  if (step) step();
   if (const auto& root = plan.root) {
-    if ((root->owners && ::fchown(dest_fd, root->uid, root->gid) != 0) ||
-        ::fchmod(dest_fd, root->mode & 07777) != 0)
-      return sys_error("entry \"./\": set owner and mode");
+    if (root->owners && ::fchown(dest_fd, root->uid, root->gid) != 0)
+      return sys_error("entry \"./\": chown to " + std::to_string(root->uid) + ":" +
+                       std::to_string(root->gid));
+    if (::fchmod(dest_fd, root->mode & 07777) != 0) return sys_error("entry \"./\": chmod");
     struct timespec times[2] = {root->mtime, root->mtime};
     (void)::futimens(dest_fd, times);
   }
-  // The plan goes last: without it, a merge dir left here is only removed.
-  TARMAC_TRY(remove_at(root_fd, merge_name(id)));
-  if (::unlinkat(root_fd, plan_name(id).c_str(), 0) != 0) return sys_error("remove merge plan");
-  return ok_status();
+  if (step) step();
+  if (::unlinkat(root_fd, plan_name(id).c_str(), 0) != 0)
+    return sys_error("remove " + plan_name(id));
+  if (step) step();
+  return remove_at(root_fd, merge_name(id));
 }
 
+// The plan first, for the same reason.
 void discard(int root_fd, const std::string& id) {
+  (void)::unlinkat(root_fd, plan_name(id).c_str(), 0);
   (void)remove_at(root_fd, merge_name(id));
   (void)remove_at(root_fd, staging_dir_name(id));
-  (void)::unlinkat(root_fd, plan_name(id).c_str(), 0);
 }
 
 }  // namespace
@@ -159,10 +178,10 @@ Status commit_stream(int root_fd, const std::string& id, const MergePlan& plan, 
   Status s = write_at(root_fd, plan_name(id), encode_plan(plan));
   if (s.ok() &&
       ::renameat(root_fd, staging_dir_name(id).c_str(), root_fd, merge_name(id).c_str()) != 0)
-    s = sys_error("rename the stream into its merge");
+    s = sys_error("rename " + staging_dir_name(id) + " to " + merge_name(id));
   if (s.ok()) s = finish(root_fd, id, plan, dest_fd, step);
   // Failed while this process runs (no space, a permission): what moved stays, as with
-  // tar -x, and nothing is left for a recovery to finish later.
+  // tar -x, the caller hears why, and nothing is left for a recovery to try again.
   if (!s.ok()) discard(root_fd, id);
   return s;
 }
@@ -176,27 +195,27 @@ Status recover_streams(int root_fd) {
   while (dirent* e = ::readdir(d)) names.emplace_back(e->d_name);
   ::closedir(d);
   for (const auto& name : names) {
-    if (starts_with(name, kStagingPrefix))
+    if (id_of(name, kStagingPrefix) && is_at(root_fd, name, S_IFDIR))
       TARMAC_RETURN_IF_ERROR(remove_at(root_fd, name), "recover streams");
-    if (!starts_with(name, kPlanPrefix)) continue;
-    std::string id = name.substr(kPlanPrefix.size());
-    if (!exists_at(root_fd, merge_name(id))) {
-      // Cut off before its merge began, or after it ended.
+    auto id = id_of(name, kPlanPrefix);
+    if (!id || !is_at(root_fd, name, S_IFREG)) continue;
+    if (!is_at(root_fd, merge_name(*id), S_IFDIR)) {
+      // Cut off before its merge began.
       if (::unlinkat(root_fd, name.c_str(), 0) != 0)
         return sys_error("recover streams: remove " + name);
       continue;
     }
     auto text = read_at(root_fd, name);
     auto plan = text.ok() ? decode_plan(*text) : Result<MergePlan>(std::move(text).error());
-    Status s = plan.ok() ? finish(root_fd, id, *plan, -1, {}) : Status(std::move(plan).error());
+    Status s = plan.ok() ? finish(root_fd, *id, *plan, -1, {}) : Status(std::move(plan).error());
     if (!s.ok()) {
-      discard(root_fd, id);
-      return std::move(s).error().wrap("recover streams: finish stream " + id);
+      discard(root_fd, *id);
+      return std::move(s).error().wrap("recover streams: finish stream " + *id);
     }
   }
-  // A merge dir without its plan: a discard cut off.
+  // A merge dir without its plan: finished or discarded, and cut off while being removed.
   for (const auto& name : names)
-    if (starts_with(name, kMergePrefix) && exists_at(root_fd, name))
+    if (id_of(name, kMergePrefix) && is_at(root_fd, name, S_IFDIR))
       TARMAC_RETURN_IF_ERROR(remove_at(root_fd, name), "recover streams");
   return ok_status();
 }

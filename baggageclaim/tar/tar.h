@@ -49,7 +49,9 @@ struct ExtractOptions {
 // (".baggageclaim-stream-in.<random>") first, and only a complete, accepted stream is
 // merged into place (directories merged, other entries renamed over what was there). A
 // refused or broken stream, or a crash of the caller, leaves the existing content as it
-// was; recover_streams() clears what a crash left, or finishes a merge it cut off.
+// was; recover_streams() clears what a crash left, or finishes a merge it cut off. A merge
+// that fails while this process runs (no space, a permission) leaves what it moved, as
+// tar -x would, and returns why.
 //
 // Refused, with an error naming the entry: absolute names, ".." components, entries whose
 // parent path crosses a symlink, hardlinks whose target is not an earlier regular entry of
