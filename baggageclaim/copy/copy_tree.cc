@@ -163,7 +163,7 @@ class TreeCopier {
 
  private:
   Status copy_data(int src, int dst, off_t size, const std::string& rel) {
-    off_t pos = 0;
+    off_t pos = 0, end = 0;
     while (pos < size) {
       off_t data = ::lseek(src, pos, SEEK_DATA);
       if (data < 0) {
@@ -178,9 +178,12 @@ class TreeCopier {
         if (n < 0) return sys_error("copy \"" + rel + "\": copy data");
         if (n == 0) break;  // the file shrank meanwhile
       }
+      end = out;
       pos = hole;
     }
-    if (::ftruncate(dst, size) != 0) return sys_error("copy \"" + rel + "\": set size");
+    // A new file already has the size of what was written: only a trailing hole is left.
+    if (end != size && ::ftruncate(dst, size) != 0)
+      return sys_error("copy \"" + rel + "\": set size");
     return ok_status();
   }
 

@@ -58,6 +58,11 @@ TEST_F(CopyTreeTest, KeepsEverything) {
     ASSERT_EQ(::pwrite(fd, "tail", 4, 100 << 20), 4);
     ::close(fd);
   }
+  // Holes at the end, all hole: the size is set, no block is written.
+  ASSERT_TRUE(fs::write_file(src_ + "/hole-tail", "x").ok());
+  ASSERT_EQ(::truncate((src_ + "/hole-tail").c_str(), 3 << 20), 0);
+  ASSERT_TRUE(fs::write_file(src_ + "/all-hole", "").ok());
+  ASSERT_EQ(::truncate((src_ + "/all-hole").c_str(), 2 << 20), 0);
   struct timespec times[2] = {{1500000000, 0}, {1500000000, 0}};
   ASSERT_EQ(::utimensat(AT_FDCWD, (src_ + "/dir").c_str(), times, 0), 0);
 
@@ -86,6 +91,13 @@ TEST_F(CopyTreeTest, KeepsEverything) {
   auto content = fs::read_file(dst_ + "/sparse");
   EXPECT_EQ(content->substr(0, 4), "head");
   EXPECT_EQ(content->substr(100 << 20), "tail");
+  struct stat tail = lstat_of(dst_ + "/hole-tail");
+  EXPECT_EQ(tail.st_size, 3 << 20);
+  EXPECT_LT(tail.st_blocks * 512, 1 << 20);
+  EXPECT_EQ(*fs::read_file(dst_ + "/hole-tail"), "x" + std::string((3 << 20) - 1, '\0'));
+  struct stat hole = lstat_of(dst_ + "/all-hole");
+  EXPECT_EQ(hole.st_size, 2 << 20);
+  EXPECT_EQ(hole.st_blocks, 0);
 }
 
 TEST_F(CopyTreeTest, ShiftsIds) {

@@ -8,6 +8,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <memory>
 #include <set>
@@ -215,6 +216,7 @@ class Extractor {
     const void* buf;
     size_t len;
     la_int64_t offset;
+    int64_t end = 0;  // past the last byte written
     for (;;) {
       int r = archive_read_data_block(a, &buf, &len, &offset);
       if (r == ARCHIVE_EOF) break;
@@ -236,8 +238,12 @@ class Extractor {
         len -= static_cast<size_t>(n);
         offset += n;
       }
+      end = std::max<int64_t>(end, offset);
     }
-    if (::ftruncate(fd, size) != 0) return sys_error("entry \"" + name + "\": set size");
+    // Only a trailing hole (or an empty entry's size) is left to set: an ftruncate to the
+    // size a file already has still costs ext4 a truncate of every file.
+    if (end != size && ::ftruncate(fd, size) != 0)
+      return sys_error("entry \"" + name + "\": set size");
     return ok_status();
   }
 

@@ -83,6 +83,12 @@ TEST_P(TarRoundTripTest, KeepsEverythingATreeHolds) {
   ASSERT_EQ(::chmod((t + "/empty").c_str(), 0711), 0);
   struct timespec times[2] = {{1600000000, 0}, {1600000000, 0}};
   ASSERT_EQ(::utimensat(AT_FDCWD, (t + "/empty").c_str(), times, 0), 0);
+  // Holes at the end, all hole, nothing: the size comes from the entry, not the data.
+  ASSERT_TRUE(fs::write_file(t + "/hole-tail", "x").ok());
+  ASSERT_EQ(::truncate((t + "/hole-tail").c_str(), 3 << 20), 0);
+  ASSERT_TRUE(fs::write_file(t + "/all-hole", "").ok());
+  ASSERT_EQ(::truncate((t + "/all-hole").c_str(), 2 << 20), 0);
+  ASSERT_TRUE(fs::write_file(t + "/zero-bytes", "").ok());
 
   ASSERT_TRUE(in(out("tree"), "copy").ok());
   std::string c = dst_ + "/copy";
@@ -103,8 +109,44 @@ TEST_P(TarRoundTripTest, KeepsEverythingATreeHolds) {
   EXPECT_EQ(e.st_mode & 07777, 0711u);
   EXPECT_EQ(e.st_mtim.tv_sec, 1600000000);
   EXPECT_TRUE(fs::list_dir(c + "/empty")->empty());
+  EXPECT_EQ(lstat_of(c + "/hole-tail").st_size, 3 << 20);
+  EXPECT_EQ(*fs::read_file(c + "/hole-tail"), "x" + std::string((3 << 20) - 1, '\0'));
+  EXPECT_EQ(lstat_of(c + "/all-hole").st_size, 2 << 20);
+  EXPECT_EQ(*fs::read_file(c + "/all-hole"), std::string(2 << 20, '\0'));
+  EXPECT_EQ(lstat_of(c + "/zero-bytes").st_size, 0);
   // No staging directory stays behind.
   EXPECT_EQ(*fs::list_dir(dst_), std::vector<std::string>{"copy"});
+}
+
+// A sparse entry keeps its holes, a trailing one included: its size is the entry's, beyond
+// the last data written.
+TEST_P(TarRoundTripTest, SparseEntriesKeepTheirHolesToTheEnd) {
+  // libarchive takes a sparse entry's data as the file reads, holes as zeros it skips.
+  std::string logical = "a" + std::string((2 << 20) - 1, '\0') + "b";
+  std::string data = make_archive({
+      {.name = "middle",
+       .data = logical,
+       .declared_size = 4 << 20,
+       .sparse = {{0, 1}, {2 << 20, 1}}},
+      {.name = "tail", .data = "x", .declared_size = 3 << 20, .sparse = {{0, 1}}},
+  });
+  ASSERT_LT(data.size(), 1u << 20) << "the writer did not make the entries sparse";
+  UniqueFd fd(::open(dst_.c_str(), O_RDONLY | O_DIRECTORY));
+  ExtractOptions o;
+  o.encoding = Encoding::kRaw;
+  Status s = stream_in(fd.get(), ".", read_from(data), o);
+  ASSERT_TRUE(s.ok()) << s.error().what();
+  struct stat tail = lstat_of(dst_ + "/tail");
+  EXPECT_EQ(tail.st_size, 3 << 20);
+  EXPECT_LT(tail.st_blocks * 512, 1 << 20);
+  EXPECT_EQ(*fs::read_file(dst_ + "/tail"), "x" + std::string((3 << 20) - 1, '\0'));
+  struct stat middle = lstat_of(dst_ + "/middle");
+  EXPECT_EQ(middle.st_size, 4 << 20);
+  EXPECT_LT(middle.st_blocks * 512, 1 << 20);
+  auto content = fs::read_file(dst_ + "/middle");
+  ASSERT_TRUE(content.ok());
+  EXPECT_EQ((*content)[0], 'a');
+  EXPECT_EQ((*content)[2 << 20], 'b');
 }
 
 TEST_P(TarRoundTripTest, OneFileStreamsUnderItsName) {

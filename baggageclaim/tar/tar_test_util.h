@@ -4,6 +4,7 @@
 #include <archive_entry.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "baggageclaim/tar/tar.h"
@@ -21,6 +22,9 @@ struct Entry {
   int64_t uid = 0, gid = 0;
   unsigned rdev_major = 0, rdev_minor = 0;
   int64_t declared_size = -1;  // a size header that lies (-1: data's size)
+  // Regions (offset, length) of a sparse entry; its size is then declared_size and `data`
+  // what a read of the file gives up to the last region's end (libarchive skips the holes).
+  std::vector<std::pair<int64_t, int64_t>> sparse;
 };
 
 // A pax tar of `entries`, with `filter` ("none", "gzip", "zstd").
@@ -56,6 +60,8 @@ inline std::string make_archive(const std::vector<Entry>& entries,
     if (e.type == AE_IFREG && e.hardlink.empty())
       archive_entry_set_size(
           ae, e.declared_size >= 0 ? e.declared_size : static_cast<int64_t>(e.data.size()));
+    for (const auto& [offset, length] : e.sparse)
+      archive_entry_sparse_add_entry(ae, offset, length);
     archive_write_header(a, ae);
     if (!e.data.empty()) archive_write_data(a, e.data.data(), e.data.size());
     archive_entry_free(ae);
