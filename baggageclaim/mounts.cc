@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <string_view>
 
 #include "common/fs.h"
 #include "common/mountinfo.h"
@@ -45,12 +46,13 @@ Status overlay_mount_legacy(const std::vector<std::string>& lowers, const std::s
     options += lowers[i];
   }
   options += ",upperdir=" + upper + ",workdir=" + work + ",index=off";
-  if (options.size() + 9 >= static_cast<size_t>(::getpagesize()))
+  constexpr std::string_view kVolatile = ",volatile";
+  if (options.size() + kVolatile.size() >= static_cast<size_t>(::getpagesize()))
     return Error("mount overlay at " + target + ": " + std::to_string(lowers.size()) +
                  " layers make an option string over a page and this kernel lacks lowerdir+");
   // Before 5.10 the kernel refuses the option: an ordinary overlay then.
-  if (volatile_upper &&
-      ::mount("overlay", target.c_str(), "overlay", 0, (options + ",volatile").c_str()) == 0)
+  if (volatile_upper && ::mount("overlay", target.c_str(), "overlay", 0,
+                                (options + std::string(kVolatile)).c_str()) == 0)
     return ok_status();
   if (::mount("overlay", target.c_str(), "overlay", 0, options.c_str()) != 0)
     return sys_error("mount overlay at " + target);

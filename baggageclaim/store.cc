@@ -66,12 +66,7 @@ Store::~Store() {
     spdlog::warn("volume store {}: {}", context_.root, s.error().what());
 }
 
-Result<bool> Store::host_went_down() {
-  if (boot_id_.empty()) {
-    auto id = fs::read_file("/proc/sys/kernel/random/boot_id");
-    if (!id.ok()) return std::move(id).error().wrap("read this boot's id");
-    boot_id_ = id->substr(0, id->find('\n'));
-  }
+Result<bool> Store::host_went_down() const {
   auto last = fs::read_file(context_.root + "/boot");
   // No record: a new store, or one from before the record (kept, as it was then).
   if (!last.ok())
@@ -154,6 +149,11 @@ Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
   std::unique_ptr<Store> store(new Store(options, std::move(context), std::move(driver)));
   store->userns_ = std::move(userns);
   store->boot_id_ = options.boot_id;
+  if (store->boot_id_.empty()) {
+    auto id = fs::read_file("/proc/sys/kernel/random/boot_id");
+    if (!id.ok()) return std::move(id).error().wrap("open volume store: read this boot's id");
+    store->boot_id_ = id->substr(0, id->find('\n'));
+  }
   TARMAC_RETURN_IF_ERROR(store->recover(), "open volume store " + store->context_.root);
   store->opened_ = true;
   return store;

@@ -82,7 +82,7 @@ class Store {
   Store(StoreOptions options, DriverContext context, std::unique_ptr<Driver> driver);
   Status recover();
   // Whether the host went down while the store was open (another boot's record, not closed).
-  Result<bool> host_went_down();
+  Result<bool> host_went_down() const;
   // Records this boot and the store's state ("running", "closed") in <root>/boot, durably.
   Status record_boot(std::string_view state);
   Status recover_volume(const std::string& handle);
@@ -102,9 +102,9 @@ class Store {
 
   mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<Entry>> entries_;
-  // Last: it goes first, removing what it still holds while the rest is there.
-  std::string boot_id_;
+  std::string boot_id_;  // this boot's: the kernel's, or the options'
   bool opened_ = false;
+  // Last: it goes first, removing what it still holds while the rest is there.
   BackgroundRemover remover_;
 };
 

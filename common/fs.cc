@@ -14,13 +14,11 @@
 
 namespace tarmac::fs {
 
-Result<std::string> read_file(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) return sys_error("open " + path);
+static Result<std::string> read_all(int fd, const std::string& path) {
   std::string out;
   char buf[8192];
   for (;;) {
-    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    ssize_t n = ::read(fd, buf, sizeof buf);
     if (n < 0) {
       if (errno == EINTR) continue;
       return sys_error("read " + path);
@@ -29,6 +27,18 @@ Result<std::string> read_file(const std::string& path) {
     out.append(buf, static_cast<size_t>(n));
   }
   return out;
+}
+
+Result<std::string> read_file(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return sys_error("open " + path);
+  return read_all(fd.get(), path);
+}
+
+Result<std::string> read_file_at(int dir_fd, const std::string& name) {
+  UniqueFd fd(::openat(dir_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd) return sys_error("open " + name);
+  return read_all(fd.get(), name);
 }
 
 static Status write_all(int fd, std::string_view content, const std::string& path) {
@@ -41,6 +51,14 @@ static Status write_all(int fd, std::string_view content, const std::string& pat
     content.remove_prefix(static_cast<size_t>(n));
   }
   return {};
+}
+
+Status write_new_file_at(int dir_fd, const std::string& name, std::string_view content,
+                         mode_t mode) {
+  UniqueFd fd(
+      ::openat(dir_fd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode));
+  if (!fd) return sys_error("create " + name);
+  return write_all(fd.get(), content, name);
 }
 
 Status write_file(const std::string& path, std::string_view content, mode_t mode) {
@@ -145,6 +163,22 @@ Result<std::vector<std::string>> list_dir(const std::string& dir) {
   }
   ::closedir(d);
   std::sort(names.begin(), names.end());
+  return names;
+}
+
+Result<std::vector<std::string>> list_dir_at(int dir_fd) {
+  UniqueFd dup(::dup(dir_fd));
+  DIR* d = dup ? ::fdopendir(dup.get()) : nullptr;
+  if (!d) return sys_error("opendir");
+  dup.release();
+  // A dup shares its position with dir_fd: from the start, whatever read it before.
+  ::rewinddir(d);
+  std::vector<std::string> names;
+  while (struct dirent* e = ::readdir(d)) {
+    if (!std::strcmp(e->d_name, ".") || !std::strcmp(e->d_name, "..")) continue;
+    names.emplace_back(e->d_name);
+  }
+  ::closedir(d);
   return names;
 }
 

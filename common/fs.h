@@ -12,11 +12,16 @@ namespace tarmac::fs {
 
 // The whole content of `path`.
 Result<std::string> read_file(const std::string& path);
+// The same for `name` in the directory `dir_fd`, not following a symlink there.
+Result<std::string> read_file_at(int dir_fd, const std::string& name);
 
 // Writes `content` to `path` (truncating), without a temporary file: for control files
 // such as cgroup knobs and /proc/<pid>/uid_map that must be written with one write(2). A new
 // file gets `mode`.
 Status write_file(const std::string& path, std::string_view content, mode_t mode = 0644);
+// Creates `name` in the directory `dir_fd` with `content`; an error if anything is there.
+Status write_new_file_at(int dir_fd, const std::string& name, std::string_view content,
+                         mode_t mode);
 
 // Replaces `path` with `content` atomically: a reader sees the old or the new file, never
 // half of one. `durable` adds an fsync so that holds across a power loss too; without it,
@@ -34,6 +39,8 @@ bool exists(const std::string& path);
 
 // Names in `dir` (no "." or ".."), sorted.
 Result<std::vector<std::string>> list_dir(const std::string& dir);
+// The names in the directory `dir_fd` (left open), but "." and "..", in the directory's order.
+Result<std::vector<std::string>> list_dir_at(int dir_fd);
 
 // A fresh directory under $TMPDIR (or /tmp) named prefix-XXXXXX.
 Result<std::string> make_temp_dir(std::string_view prefix);

@@ -1,9 +1,13 @@
 #include "common/fs.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cerrno>
 
 namespace tarmac::fs {
 namespace {
@@ -63,6 +67,37 @@ TEST(Fs, ErrorsNameThePath) {
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().message().find("/nonexistent/tarmac/file"), std::string::npos);
   EXPECT_EQ(r.error().errnum(), ENOENT);
+}
+
+// The *_at forms: a new file only where nothing is, no symlink followed, every name listed
+// whatever an earlier read of the same directory left.
+TEST(Fs, AtFormsStayInTheirDirectory) {
+  auto dir = make_temp_dir("fs-test");
+  ASSERT_TRUE(dir.ok()) << dir.error().what();
+  int fd = ::open(dir->c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(write_new_file_at(fd, "f", "content", 0600).ok());
+  EXPECT_EQ(*read_file_at(fd, "f"), "content");
+  struct stat st {};
+  ASSERT_EQ(::stat((*dir + "/f").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  auto again = write_new_file_at(fd, "f", "other", 0600);
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().errnum(), EEXIST);
+  EXPECT_NE(again.error().message().find("create f"), std::string::npos) << again.error().what();
+  EXPECT_EQ(*read_file(*dir + "/f"), "content");
+  ASSERT_EQ(::symlink("f", (*dir + "/link").c_str()), 0);
+  auto through = read_file_at(fd, "link");
+  ASSERT_FALSE(through.ok());
+  EXPECT_EQ(through.error().errnum(), ELOOP);
+  for (int round = 0; round < 2; ++round) {
+    auto names = list_dir_at(fd);
+    ASSERT_TRUE(names.ok()) << names.error().what();
+    std::sort(names->begin(), names->end());
+    EXPECT_EQ(*names, (std::vector<std::string>{"f", "link"}));
+  }
+  ::close(fd);
+  ASSERT_TRUE(remove_all(*dir).ok());
 }
 
 }  // namespace

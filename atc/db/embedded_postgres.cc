@@ -19,6 +19,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <random>
+#include <sstream>
 #include <thread>
 #include <vector>
 
@@ -209,18 +210,12 @@ Status EmbeddedPostgres::init_cluster() {
 bool EmbeddedPostgres::ready() const {
   auto text = fs::read_file(options_.data_dir + "/postmaster.pid");
   if (!text) return false;
-  std::vector<std::string> lines;
-  for (size_t start = 0; start < text->size();) {
-    size_t end = text->find('\n', start);
-    if (end == std::string::npos) end = text->size();
-    lines.push_back(text->substr(start, end - start));
-    start = end + 1;
-  }
-  constexpr size_t kStatusLine = 7;  // LOCK_FILE_LINE_PM_STATUS, counted from 0
-  if (lines.size() <= kStatusLine || std::atoi(lines[0].c_str()) != pid_) return false;
-  std::string status = lines[kStatusLine];
-  status.erase(status.find_last_not_of(' ') + 1);
-  return status == "ready";
+  std::istringstream lines(*text);
+  std::string pid, status;
+  std::getline(lines, pid);
+  // The status is the 8th line (LOCK_FILE_LINE_PM_STATUS), padded with spaces.
+  for (int i = 1; i < 8; ++i) std::getline(lines, status);
+  return lines && std::atoi(pid.c_str()) == pid_ && status.rfind("ready", 0) == 0;
 }
 
 Status EmbeddedPostgres::launch() {

@@ -77,11 +77,15 @@ class OverlayDriver : public Driver {
       if (mapped) return mount_idmapped(dir + "/upper", target, c_.userns_fd);
       return bind_mount(dir + "/upper", target);
     }
-    if (!fs::exists(dir + "/work") && ::mkdir((dir + "/work").c_str(), 0700) != 0)
+    if (::mkdir((dir + "/work").c_str(), 0700) == 0) {
+      // New: nothing to clear (the common case, a new copy).
+    } else if (errno == EEXIST) {
+      // Mounted before, volatile: the store drops every volume if the host went down since,
+      // so what this one's upper holds is whole.
+      TARMAC_RETURN_IF_ERROR(clear_volatile_mark(dir + "/work"), "mount volume");
+    } else {
       return sys_error("mount volume: mkdir " + dir + "/work");
-    // Mounted before, volatile: the store drops every volume if the host went down since,
-    // so what this one's upper holds is whole.
-    TARMAC_RETURN_IF_ERROR(clear_volatile_mark(dir + "/work"), "mount volume");
+    }
     // Overlay does its own work as the mounter: through idmapped layers that must be an id
     // the view maps.
     ScopedMappedFsIds fsids(c_.ids, mapped);

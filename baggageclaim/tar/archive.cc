@@ -1,6 +1,5 @@
 #include <archive.h>
 #include <archive_entry.h>
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
@@ -14,6 +13,7 @@
 
 #include "baggageclaim/tar/beneath.h"
 #include "baggageclaim/tar/tar.h"
+#include "common/fs.h"
 
 namespace tarmac::baggageclaim::tar {
 namespace {
@@ -107,17 +107,10 @@ class Archiver {
   }
 
   Status add_children(int dir, const std::string& name) {
-    UniqueFd dup(::dup(dir));
-    DIR* d = ::fdopendir(dup.release());
-    if (!d) return sys_error("stream out \"" + name + "\": open dir");
-    std::vector<std::string> names;
-    while (dirent* ent = ::readdir(d)) {
-      std::string_view n = ent->d_name;
-      if (n != "." && n != "..") names.emplace_back(n);
-    }
-    ::closedir(d);
+    auto names = fs::list_dir_at(dir);
+    if (!names.ok()) return std::move(names).error().wrap("stream out \"" + name + "\"");
     std::string prefix = name.back() == '/' ? name : name + "/";
-    for (const auto& n : names) TARMAC_TRY(add(dir, n, prefix + n));
+    for (const auto& n : *names) TARMAC_TRY(add(dir, n, prefix + n));
     return ok_status();
   }
 

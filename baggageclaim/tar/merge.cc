@@ -1,6 +1,5 @@
 #include "baggageclaim/tar/merge.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -11,6 +10,7 @@
 #include <vector>
 
 #include "baggageclaim/tar/beneath.h"
+#include "common/fs.h"
 #include "common/unique_fd.h"
 
 namespace tarmac::baggageclaim::tar {
@@ -27,16 +27,9 @@ Status copy_dir_attrs(int from, int to, const std::string& name) {
 }
 
 Status merge_dir(int src, int dst, const std::string& rel, const MergeStep& step) {
-  UniqueFd dup(::dup(src));
-  DIR* d = ::fdopendir(dup.release());
-  if (!d) return sys_error("merge \"" + rel + "\": open");
-  std::vector<std::string> names;
-  while (dirent* e = ::readdir(d)) {
-    std::string_view n = e->d_name;
-    if (n != "." && n != "..") names.emplace_back(n);
-  }
-  ::closedir(d);
-  for (const auto& name : names) {
+  auto names = fs::list_dir_at(src);
+  if (!names.ok()) return std::move(names).error().wrap("merge \"" + rel + "\"");
+  for (const auto& name : *names) {
     std::string path = rel.empty() ? name : rel + "/" + name;
     struct stat s, t;
     if (::fstatat(src, name.c_str(), &s, AT_SYMLINK_NOFOLLOW) != 0)

@@ -1,6 +1,5 @@
 #include "baggageclaim/tar/staging.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/random.h>
 #include <unistd.h>
@@ -14,6 +13,7 @@
 
 #include "baggageclaim/tar/beneath.h"
 #include "baggageclaim/tar/tar.h"
+#include "common/fs.h"
 #include "common/unique_fd.h"
 
 namespace tarmac::baggageclaim::tar {
@@ -28,32 +28,6 @@ std::string plan_name(const std::string& id) { return std::string(kPlanPrefix) +
 std::string merge_name(const std::string& id) { return std::string(kMergePrefix) + id; }
 
 bool starts_with(std::string_view s, std::string_view prefix) { return s.rfind(prefix, 0) == 0; }
-
-Status write_at(int dir_fd, const std::string& name, const std::string& text) {
-  UniqueFd fd(
-      ::openat(dir_fd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
-  if (!fd) return sys_error("create " + name);
-  for (size_t done = 0; done < text.size();) {
-    ssize_t n = ::write(fd.get(), text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return sys_error("write " + name);
-    done += static_cast<size_t>(n);
-  }
-  return ok_status();
-}
-
-Result<std::string> read_at(int dir_fd, const std::string& name) {
-  UniqueFd fd(::openat(dir_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-  if (!fd) return sys_error("open " + name);
-  std::string text;
-  char buf[4096];
-  for (ssize_t n; (n = ::read(fd.get(), buf, sizeof buf)) != 0;) {
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return sys_error("read " + name);
-    text.append(buf, static_cast<size_t>(n));
-  }
-  return text;
-}
 
 // Whether `name` in `dir_fd` is of type `type` (S_IFDIR, S_IFREG), not following a symlink.
 bool is_at(int dir_fd, const std::string& name, mode_t type) {
@@ -175,7 +149,7 @@ Result<MergePlan> decode_plan(const std::string& text) {
 
 Status commit_stream(int root_fd, const std::string& id, const MergePlan& plan, int dest_fd,
                      const MergeStep& step) {
-  Status s = write_at(root_fd, plan_name(id), encode_plan(plan));
+  Status s = fs::write_new_file_at(root_fd, plan_name(id), encode_plan(plan), 0600);
   if (s.ok() &&
       ::renameat(root_fd, staging_dir_name(id).c_str(), root_fd, merge_name(id).c_str()) != 0)
     s = sys_error("rename " + staging_dir_name(id) + " to " + merge_name(id));
@@ -187,14 +161,9 @@ Status commit_stream(int root_fd, const std::string& id, const MergePlan& plan, 
 }
 
 Status recover_streams(int root_fd) {
-  UniqueFd dup(::dup(root_fd));
-  DIR* d = dup ? ::fdopendir(dup.get()) : nullptr;
-  if (!d) return sys_error("recover streams: open");
-  dup.release();
-  std::vector<std::string> names;
-  while (dirent* e = ::readdir(d)) names.emplace_back(e->d_name);
-  ::closedir(d);
-  for (const auto& name : names) {
+  auto names = fs::list_dir_at(root_fd);
+  if (!names.ok()) return std::move(names).error().wrap("recover streams");
+  for (const auto& name : *names) {
     if (id_of(name, kStagingPrefix) && is_at(root_fd, name, S_IFDIR))
       TARMAC_RETURN_IF_ERROR(remove_at(root_fd, name), "recover streams");
     auto id = id_of(name, kPlanPrefix);
@@ -205,7 +174,7 @@ Status recover_streams(int root_fd) {
         return sys_error("recover streams: remove " + name);
       continue;
     }
-    auto text = read_at(root_fd, name);
+    auto text = fs::read_file_at(root_fd, name);
     auto plan = text.ok() ? decode_plan(*text) : Result<MergePlan>(std::move(text).error());
     Status s = plan.ok() ? finish(root_fd, *id, *plan, -1, {}) : Status(std::move(plan).error());
     if (!s.ok()) {
@@ -214,7 +183,7 @@ Status recover_streams(int root_fd) {
     }
   }
   // A merge dir without its plan: finished or discarded, and cut off while being removed.
-  for (const auto& name : names)
+  for (const auto& name : *names)
     if (id_of(name, kMergePrefix) && is_at(root_fd, name, S_IFDIR))
       TARMAC_RETURN_IF_ERROR(remove_at(root_fd, name), "recover streams");
   return ok_status();

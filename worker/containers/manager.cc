@@ -57,6 +57,8 @@ bool matches(const v1::Container& c, const std::map<std::string, std::string>& f
 
 Result<std::unique_ptr<ContainerManager>> ContainerManager::open(ManagerOptions options,
                                                                  baggageclaim::Store& volumes) {
+  if (options.dir.empty() || options.output_dir.empty())
+    return Error("containers: both a state dir and an output dir are needed", EINVAL);
   for (const std::string& tree : {options.dir, options.output_dir})
     TARMAC_RETURN_IF_ERROR(fs::make_dirs(trash_of(tree), 0700), "containers");
   auto rt = runtime::make_runtime(options.runtime);
