@@ -20,6 +20,8 @@ struct DriverContext {
   int userns_fd = -1;
   // An idmapped view of `root` (files owned by c on disk show as host_base + c), or empty.
   std::string idmapped_root;
+  // The most lower layers an overlay stacks (StoreOptions::max_layers).
+  size_t max_layers = 128;
 
   bool idmap() const { return userns_fd >= 0; }
   // The directory of a live volume.

@@ -45,14 +45,16 @@ Status overlay_mount_legacy(const std::vector<std::string>& lowers, const std::s
     if (i) options += ':';
     options += lowers[i];
   }
-  options += ",upperdir=" + upper + ",workdir=" + work + ",index=off";
+  if (!upper.empty()) options += ",upperdir=" + upper + ",workdir=" + work;
+  options += ",index=off";
   constexpr std::string_view kVolatile = ",volatile";
   if (options.size() + kVolatile.size() >= static_cast<size_t>(::getpagesize()))
     return Error("mount overlay at " + target + ": " + std::to_string(lowers.size()) +
                  " layers make an option string over a page and this kernel lacks lowerdir+");
   // Before 5.10 the kernel refuses the option: an ordinary overlay then.
-  if (volatile_upper && ::mount("overlay", target.c_str(), "overlay", 0,
-                                (options + std::string(kVolatile)).c_str()) == 0)
+  if (volatile_upper && !upper.empty() &&
+      ::mount("overlay", target.c_str(), "overlay", 0,
+              (options + std::string(kVolatile)).c_str()) == 0)
     return ok_status();
   if (::mount("overlay", target.c_str(), "overlay", 0, options.c_str()) != 0)
     return sys_error("mount overlay at " + target);
@@ -86,12 +88,14 @@ Status overlay_mount(const std::vector<std::string>& lowers, const std::string& 
   // mount of the same volume (Concourse's EBUSY, #4964).
   for (const Option& o : {Option{"upperdir", upper.c_str()}, Option{"workdir", work.c_str()},
                           Option{"index", "off"}}) {
+    if (!*o.value) continue;  // no upper: read-only
     if (::fsconfig(fs.get(), FSCONFIG_SET_STRING, o.key, o.value, 0) != 0)
       return fs_error("mount overlay at " + target + ": " + o.key + " " + o.value, fs.get());
   }
   // A kernel without the option refuses it: an ordinary overlay then, and the refusal read
   // from the context's log so that it does not show in a later, unrelated error.
-  if (volatile_upper && ::fsconfig(fs.get(), FSCONFIG_SET_FLAG, "volatile", nullptr, 0) != 0)
+  if (volatile_upper && !upper.empty() &&
+      ::fsconfig(fs.get(), FSCONFIG_SET_FLAG, "volatile", nullptr, 0) != 0)
     (void)fs_context_log(fs.get());
   if (::fsconfig(fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0)
     return fs_error("mount overlay at " + target, fs.get());

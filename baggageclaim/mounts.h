@@ -10,7 +10,8 @@ namespace tarmac::baggageclaim {
 // A plain (non-recursive) bind mount of `source` at `target`.
 Status bind_mount(const std::string& source, const std::string& target);
 
-// An overlay at `target`; `lowers` top-most first. Uses fsconfig's "lowerdir+" (no limit on
+// An overlay at `target`; `lowers` top-most first. An empty `upper` (and `work`) makes it a
+// read-only overlay of the lowers alone, which the kernel wants two or more of. Uses fsconfig's "lowerdir+" (no limit on
 // the total length of the paths) and falls back to mount(2)'s option string on kernels
 // without it.
 //

@@ -89,6 +89,9 @@ Status Store::record_boot(std::string_view state) {
 
 Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
   if (options.root.empty()) return Error("open volume store: no root directory given");
+  if (options.max_layers < 1)
+    return Error("open volume store: max_layers: expected 1 or more, got " +
+                 std::to_string(options.max_layers));
   // 0711 down to each volume: an unprivileged container's root (a mapped uid) must reach its
   // volumes through these directories, while nobody else can list them.
   TARMAC_RETURN_IF_ERROR(fs::make_dirs(options.root, 0711), "open volume store");
@@ -98,6 +101,7 @@ Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
   DriverContext context;
   context.root = real;
   context.ids = options.ids;
+  context.max_layers = static_cast<size_t>(options.max_layers);
   for (const char* phase : {"/init", "/live", "/dead"})
     TARMAC_RETURN_IF_ERROR(fs::make_dirs(context.root + phase, 0711), "open volume store");
 

@@ -27,6 +27,10 @@ struct StoreOptions {
   // This boot's id; empty: the kernel's (/proc/sys/kernel/random/boot_id). Tests set it to
   // play a reboot.
   std::string boot_id;
+  // The most lower layers an overlay volume stacks (the kernel allows 500, and every lookup
+  // that misses walks them all). A copy-on-write child that would need more gets a copy of
+  // its parent instead and starts a stack of its own.
+  int max_layers = 128;
 };
 
 // The volume store: volumes in <root>/live/<handle>, created in <root>/init/ and destroyed

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "baggageclaim/mounts.h"
+#include "baggageclaim/record.h"
 #include "common/fs.h"
 #include "common/mountinfo.h"
 
@@ -113,6 +114,7 @@ class StoreTest : public ::testing::TestWithParam<Mode> {
     o.root = root_ + "/volumes";
     o.driver = GetParam().driver;
     o.idmap = GetParam().idmap;
+    o.max_layers = max_layers_;
     auto s = Store::open(o);
     ASSERT_TRUE(s.ok()) << s.error().what();
     store_ = std::move(*s);
@@ -146,8 +148,20 @@ class StoreTest : public ::testing::TestWithParam<Mode> {
     return s;
   }
 
+  // The lower layers `handle`'s overlay stacks: its own frozen ones and those it inherited.
+  size_t stack_depth(const std::string& handle) {
+    std::string dir = root_ + "/volumes/live/" + handle;
+    auto names = fs::list_dir(dir + "/layers");
+    auto meta = fs::read_file(dir + "/meta.json");
+    EXPECT_TRUE(meta.ok());
+    auto record = decode_meta(dir + "/meta.json", meta.ok() ? *meta : "");
+    EXPECT_TRUE(record.ok()) << record.error().what();
+    return (names.ok() ? names->size() : 0) + (record.ok() ? record->inherited_layers.size() : 0);
+  }
+
   std::string root_;
   std::unique_ptr<Store> store_;
+  int max_layers_ = 128;
 };
 
 TEST_P(StoreTest, EmptyVolumeIsAMountedWritableDirectory) {
@@ -233,6 +247,71 @@ TEST_P(StoreTest, DeepChainsShareLayersAndSurviveAReboot) {
   Volume c = create("after", cow("level5"));
   write(c.path + "/top", "after");
   EXPECT_EQ(read(store_->get("level5")->path + "/top"), "level5");
+}
+
+// A volume written and copied again and again (a cache handed from build to build), and a
+// chain of copies each written: past max_layers a copy is a copy of the files, and every
+// snapshot still shows its parent exactly as it was, deletions included, after a reboot too.
+TEST_P(StoreTest, StacksStopAtMaxLayersAndSnapshotsStayExact) {
+  max_layers_ = 3;
+  reboot();
+  Volume base = create("base");
+  write(base.path + "/gone", "soon");
+  std::string chain = "base";
+  auto check = [&](const std::string& handle, int i, bool gone_deleted) {
+    std::string path = store_->get(handle)->path;
+    EXPECT_EQ(read(path + "/n"), std::to_string(i)) << handle;
+    for (int j = 0; j <= i + 1; ++j)
+      EXPECT_EQ(fs::exists(path + "/f" + std::to_string(j)), j <= i) << handle << " f" << j;
+    EXPECT_EQ(fs::exists(path + "/gone"), !gone_deleted) << handle;
+  };
+  for (int i = 0; i < 8; ++i) {
+    write(base.path + "/n", std::to_string(i));
+    write(base.path + "/f" + std::to_string(i), "f");
+    if (i == 3) {
+      ASSERT_EQ(::unlink((base.path + "/gone").c_str()), 0);
+    }
+    create("snap" + std::to_string(i), cow("base"));
+
+    std::string link = "link" + std::to_string(i);
+    Volume l = create(link, cow(chain));
+    write(l.path + "/n", std::to_string(i));
+    write(l.path + "/f" + std::to_string(i), "f");
+    if (i == 3) {
+      ASSERT_EQ(::unlink((l.path + "/gone").c_str()), 0);
+    }
+    chain = link;
+  }
+  auto check_all = [&] {
+    for (int i = 0; i < 8; ++i) {
+      check("snap" + std::to_string(i), i, i >= 3);
+      check("link" + std::to_string(i), i, i >= 3);
+    }
+    check("base", 7, true);
+  };
+  check_all();
+  if (GetParam().driver == "overlay") {
+    for (const auto& v : store_->list()) EXPECT_LE(stack_depth(v.handle), 3u) << v.handle;
+    // Below the limit a copy still shares: the first snapshot copied nothing.
+    EXPECT_FALSE(fs::exists(root_ + "/volumes/live/snap0/upper/f0"));
+    EXPECT_TRUE(fs::exists(root_ + "/volumes/live/snap7/upper/f7"));
+  }
+  reboot();
+  check_all();
+  // Still copy-on-write, and apart from its parent.
+  Volume after = create("after", cow("link7"));
+  write(after.path + "/n", "after");
+  check("link7", 7, true);
+}
+
+TEST(StoreOptionsTest, MaxLayersBelowOneIsRefused) {
+  StoreOptions o;
+  o.root = "/nonexistent/never-made";
+  o.max_layers = 0;
+  auto s = Store::open(o);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().message().find("max_layers"), std::string::npos) << s.error().what();
+  EXPECT_FALSE(fs::exists(o.root));
 }
 
 TEST_P(StoreTest, ParentWithChildrenIsNotDestroyed) {

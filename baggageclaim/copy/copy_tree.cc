@@ -7,6 +7,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <map>
@@ -162,6 +163,26 @@ class TreeCopier {
   void set_dst_root(int fd) { dst_root_ = fd; }
 
  private:
+  // One pread and its pwrites, advancing both offsets; what pread returned, or -1.
+  ssize_t read_write(int src, loff_t* in, int dst, loff_t* out, size_t want) {
+    if (buffer_.empty()) buffer_.resize(1 << 20);
+    ssize_t n;
+    while ((n = ::pread(src, buffer_.data(), std::min(want, buffer_.size()), *in)) < 0 &&
+           errno == EINTR) {
+    }
+    for (ssize_t done = 0; done < n;) {
+      ssize_t w = ::pwrite(dst, buffer_.data() + done, static_cast<size_t>(n - done), *out + done);
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0) return -1;
+      done += w;
+    }
+    if (n > 0) {
+      *in += n;
+      *out += n;
+    }
+    return n;
+  }
+
   Status copy_data(int src, int dst, off_t size, const std::string& rel) {
     off_t pos = 0, end = 0;
     while (pos < size) {
@@ -174,7 +195,16 @@ class TreeCopier {
       if (hole < 0) return sys_error("copy \"" + rel + "\": seek hole");
       loff_t in = data, out = data;
       while (in < hole) {
-        ssize_t n = ::copy_file_range(src, &in, dst, &out, static_cast<size_t>(hole - in), 0);
+        size_t want = static_cast<size_t>(hole - in);
+        ssize_t n = copy_by_reading_ ? -1 : ::copy_file_range(src, &in, dst, &out, want, 0);
+        if (n < 0 && !copy_by_reading_) {
+          // Between filesystems (an overlay and its own upper filesystem included) the kernel
+          // will not: read and write instead, for the rest of the copy.
+          if (errno != EXDEV && errno != EOPNOTSUPP && errno != ENOSYS)
+            return sys_error("copy \"" + rel + "\": copy data");
+          copy_by_reading_ = true;
+        }
+        if (copy_by_reading_) n = read_write(src, &in, dst, &out, want);
         if (n < 0) return sys_error("copy \"" + rel + "\": copy data");
         if (n == 0) break;  // the file shrank meanwhile
       }
@@ -264,6 +294,8 @@ class TreeCopier {
   dev_t root_dev_ = 0;
   int dst_root_ = -1;
   int depth_ = 0;
+  bool copy_by_reading_ = false;  // copy_file_range refused this pair of filesystems
+  std::string buffer_;
   std::map<std::pair<dev_t, ino_t>, std::string> links_;
   std::set<std::pair<dev_t, ino_t>> active_dirs_;
 };

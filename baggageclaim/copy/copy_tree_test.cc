@@ -154,5 +154,31 @@ TEST_F(CopyTreeTest, DoesNotDescendIntoMounts) {
   EXPECT_FALSE(fs::exists(dst_ + "/mnt/inside"));
 }
 
+// copy_file_range refuses two filesystems (an overlay and its upper's, as a deep overlay's
+// copy-on-write reads its parent): the copy reads and writes instead, holes still kept.
+TEST_F(CopyTreeTest, CopiesBetweenFilesystems) {
+  ASSERT_EQ(::mount("tmpfs", src_.c_str(), "tmpfs", 0, "size=64m"), 0);
+  std::string big(3 << 20, 'b');
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>('a' + i % 26);
+  Status written = fs::write_file(src_ + "/big", big);
+  int fd = ::open((src_ + "/sparse").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  bool sparse_made = fd >= 0 && ::pwrite(fd, "head", 4, 0) == 4 &&
+                     ::pwrite(fd, "tail", 4, 32 << 20) == 4 && ::close(fd) == 0;
+  Status s = copy_tree(src_, dst_);
+  ::umount2(src_.c_str(), MNT_DETACH);
+  ASSERT_TRUE(written.ok() && sparse_made);
+  ASSERT_TRUE(s.ok()) << s.error().what();
+  auto copied = fs::read_file(dst_ + "/big");
+  ASSERT_TRUE(copied.ok());
+  EXPECT_TRUE(*copied == big);
+  struct stat st = lstat_of(dst_ + "/sparse");
+  EXPECT_EQ(st.st_size, (32 << 20) + 4);
+  EXPECT_LT(st.st_blocks * 512, 1 << 20) << "the hole was filled";
+  auto sparse = fs::read_file(dst_ + "/sparse");
+  ASSERT_TRUE(sparse.ok());
+  EXPECT_EQ(sparse->substr(0, 4), "head");
+  EXPECT_EQ(sparse->substr(32 << 20), "tail");
+}
+
 }  // namespace
 }  // namespace tarmac::baggageclaim

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstdlib>
 
+#include "baggageclaim/copy/copy_tree.h"
 #include "baggageclaim/driver.h"
 #include "baggageclaim/mounts.h"
 #include "common/fs.h"
@@ -38,11 +39,21 @@ class OverlayDriver : public Driver {
   Status create_cow(VolumeRecord& parent, VolumeRecord& child) override {
     auto empty = upper_is_empty(parent);
     if (!empty.ok()) return std::move(empty).error().wrap("copy-on-write");
-    // The parent's writes so far become a layer both share; the parent writes on above it.
-    if (!*empty)
-      TARMAC_RETURN_IF_ERROR(freeze(parent), "copy-on-write: freeze " + parent.volume.handle);
     auto own = own_layers(parent.dir);
     if (!own.ok()) return std::move(own).error().wrap("copy-on-write");
+    // Sharing would stack the child (and, after a freeze, the parent) one layer deeper.
+    size_t depth = own->size() + parent.inherited_layers.size() + (*empty ? 0 : 1);
+    if (depth > c_.max_layers) {
+      TARMAC_RETURN_IF_ERROR(copy_parent(parent, child, *empty),
+                             "copy-on-write of " + parent.volume.handle);
+      return ok_status();
+    }
+    // The parent's writes so far become a layer both share; the parent writes on above it.
+    if (!*empty) {
+      TARMAC_RETURN_IF_ERROR(freeze(parent), "copy-on-write: freeze " + parent.volume.handle);
+      own = own_layers(parent.dir);
+      if (!own.ok()) return std::move(own).error().wrap("copy-on-write");
+    }
     child.inherited_layers.clear();
     for (int n : *own)
       child.inherited_layers.push_back(parent.volume.handle + "/" + std::to_string(n));
@@ -173,6 +184,31 @@ class OverlayDriver : public Driver {
     if (::chmod(upper.c_str(), st.st_mode & 07777) != 0) return sys_error("chmod " + upper);
     struct timespec times[2] = {st.st_atim, st.st_mtim};
     if (::utimensat(AT_FDCWD, upper.c_str(), times, 0) != 0) return sys_error("utimes " + upper);
+    return ok_status();
+  }
+
+  // A child of a parent whose stack is as deep as allowed: a copy of the parent as it is now
+  // (the files as stored, read through a read-only overlay of its upper and layers) becomes
+  // the child's upper. The parent is not frozen, so neither stack grows; the child starts one
+  // of its own.
+  Status copy_parent(const VolumeRecord& parent, VolumeRecord& child, bool upper_empty) {
+    child.inherited_layers.clear();
+    auto lowers = lower_dirs(parent, false);
+    if (!lowers.ok()) return std::move(lowers).error();
+    std::vector<std::string> stack;
+    if (!upper_empty || lowers->empty()) stack.push_back(parent.dir + "/upper");
+    stack.insert(stack.end(), lowers->begin(), lowers->end());
+    std::string upper = child.dir + "/upper";
+    if (::mkdir(upper.c_str(), 0700) != 0) return sys_error("mkdir " + upper);
+    if (stack.size() == 1) return copy_tree(stack.front(), upper);
+    std::string merged = child.dir + "/merged";
+    if (::mkdir(merged.c_str(), 0700) != 0) return sys_error("mkdir " + merged);
+    TARMAC_RETURN_IF_ERROR(overlay_mount(stack, "", "", merged), "read the parent");
+    Status copied = copy_tree(merged, upper);
+    Status unmounted = unmount(merged);
+    if (!copied.ok()) return copied;
+    if (!unmounted.ok()) return unmounted;
+    if (::rmdir(merged.c_str()) != 0) return sys_error("rmdir " + merged);
     return ok_status();
   }
 
