@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/fs.h"
+#include "common/fs_kind.h"
 #include "common/result.h"
 
 namespace tarmac::bench {
@@ -69,6 +70,17 @@ T must(Result<T> r, const std::string& what) {
 
 inline void must(Status s, const std::string& what) {
   if (!s.ok()) die(what, s.error());
+}
+
+// A line saying that `dir` is on ext4 without a journal (see fs_kind.h: every inode a timed
+// step makes costs more the more were removed lately, the benchmark's own earlier rounds
+// included), or "".
+inline std::string journal_note(const std::string& dir) {
+  auto bare = on_ext4_without_journal(dir);
+  if (!bare.ok() || !*bare) return "";
+  return dir +
+         " is on ext4 without a journal: each create scans past the inodes removed in "
+         "the last minutes, see bench/README.md";
 }
 
 // A mixed tree: a few big files and many small ones in nested directories.

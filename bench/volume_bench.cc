@@ -219,6 +219,8 @@ int main(int argc, char** argv) {
     (void)fs::make_dirs(dir);
   }
   std::printf("work dir %s\n", dir.c_str());
+  if (std::string note = bench::journal_note(dir); !note.empty())
+    std::printf("note: %s\n", note.c_str());
   std::string tree = dir + "/tree";
   bench::make_tree(tree, 4, 40, 4000);
   std::printf("tree: 4 x 40 MB + 4000 x 10 KB files in 350 dirs, a symlink, a hardlink\n");

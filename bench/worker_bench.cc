@@ -250,6 +250,7 @@ int run(int argc, char** argv) {
   std::string dir = base + "/tarmac-worker-bench-" + std::to_string(::getpid());
   must(fs::make_dirs(dir), "work dir");
   ::chmod(dir.c_str(), 0711);
+  if (std::string note = journal_note(dir); !note.empty()) std::printf("note: %s\n", note.c_str());
   std::string rootfs = dir + "/busybox";
   must(runtime::make_busybox_rootfs(rootfs), "busybox rootfs");
   int port = 0;

@@ -85,7 +85,8 @@ Result<OutputLogWriter> OutputLogWriter::create(const std::string& dir, uint64_t
   if (!d) return std::move(d).error();
   UniqueFd file(::openat(d->get(), kOutputFile, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
   if (!file) return sys_error("create output log in " + dir);
-  TARMAC_RETURN_IF_ERROR(write_start(d->get(), 0), "create output log in " + dir);
+  // No output.start until the first trim: a missing one reads as 0, and every inode made on
+  // the disk filesystem costs a process start (see worker/README.md).
   // At least one whole frame always fits.
   uint64_t retain = std::max<uint64_t>(retain_bytes, 2 * (kHeaderSize + kMaxFramePayload));
   return OutputLogWriter(std::move(*d), std::move(file), retain);
