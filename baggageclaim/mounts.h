@@ -11,9 +11,9 @@ namespace tarmac::baggageclaim {
 Status bind_mount(const std::string& source, const std::string& target);
 
 // An overlay at `target`; `lowers` top-most first. An empty `upper` (and `work`) makes it a
-// read-only overlay of the lowers alone, which the kernel wants two or more of. Uses fsconfig's "lowerdir+" (no limit on
-// the total length of the paths) and falls back to mount(2)'s option string on kernels
-// without it.
+// read-only overlay of the lowers alone, which the kernel wants two or more of. Uses fsconfig's
+// "lowerdir+" (no limit on the total length of the paths) and falls back to mount(2)'s option
+// string on kernels without it.
 //
 // `volatile_upper`: mounted with overlay's "volatile" where the kernel has it (5.10+): no sync
 // reaches the upper filesystem, so neither a process's fsync nor the unmount waits for writeback of

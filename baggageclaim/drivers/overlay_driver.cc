@@ -190,7 +190,8 @@ class OverlayDriver : public Driver {
   // A child of a parent whose stack is as deep as allowed: a copy of the parent as it is now
   // (the files as stored, read through a read-only overlay of its upper and layers) becomes
   // the child's upper. The parent is not frozen, so neither stack grows; the child starts one
-  // of its own.
+  // of its own. The kernel logs that the parent's upper is in use by the parent's own mount:
+  // this overlay only reads it, as a copy of any mounted volume does.
   Status copy_parent(const VolumeRecord& parent, VolumeRecord& child, bool upper_empty) {
     child.inherited_layers.clear();
     auto lowers = lower_dirs(parent, false);
