@@ -290,6 +290,17 @@ TEST_P(StoreTest, StacksStopAtMaxLayersAndSnapshotsStayExact) {
     check("base", 7, true);
   };
   check_all();
+  // A copied child keeps the ids as stored, and a change of privilege still maps them.
+  const uid_t id_base = 100000;
+  // (base is as deep as allowed by now, with writes in its upper.)
+  ASSERT_EQ(::chown((base.path + "/f7").c_str(), 1000, 1000), 0);
+  Volume unpriv = create("unpriv", cow("base"), /*privileged=*/false);
+  EXPECT_EQ(owner(unpriv.path + "/f7"), id_base + 1000);
+  if (GetParam().driver == "overlay") {
+    EXPECT_TRUE(fs::exists(root_ + "/volumes/live/unpriv/upper/f7")) << "not a copy";
+  }
+  Volume priv = create("priv", cow("unpriv"), /*privileged=*/true);
+  EXPECT_EQ(owner(priv.path + "/f7"), 1000u);
   if (GetParam().driver == "overlay") {
     for (const auto& v : store_->list()) EXPECT_LE(stack_depth(v.handle), 3u) << v.handle;
     // Below the limit a copy still shares: the first snapshot copied nothing.
