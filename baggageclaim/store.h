@@ -12,6 +12,7 @@
 #include "baggageclaim/tar/tar.h"
 #include "baggageclaim/volume.h"
 #include "common/background_remover.h"
+#include "common/dir_spreader.h"
 #include "common/result.h"
 
 namespace tarmac::baggageclaim {
@@ -108,6 +109,8 @@ class Store {
   std::map<std::string, std::shared_ptr<Entry>> entries_;
   std::string boot_id_;  // this boot's: the kernel's, or the options'
   bool opened_ = false;
+  // Where new volumes are made (init/s<n>): spread over the filesystem's block groups.
+  std::unique_ptr<DirSpreader> spreader_;
   // Last: it goes first, removing what it still holds while the rest is there.
   BackgroundRemover remover_;
 };

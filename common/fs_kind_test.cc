@@ -5,9 +5,10 @@
 #include <sys/mount.h>
 #include <unistd.h>
 
-#include <cstdlib>
+#include <memory>
 
 #include "common/fs.h"
+#include "common/loop_ext4_test_util.h"
 
 namespace tarmac {
 namespace {
@@ -19,32 +20,23 @@ class FsKindTest : public ::testing::Test {
     auto dir = fs::make_temp_dir("fs-kind");
     ASSERT_TRUE(dir.ok());
     dir_ = *dir;
-    mnt_ = dir_ + "/mnt";
+    mnt_ = dir_ + "/plain";
     ASSERT_TRUE(fs::make_dirs(mnt_).ok());
   }
   void TearDown() override {
-    if (dir_.empty()) return;
-    ::umount2(mnt_.c_str(), MNT_DETACH);
-    (void)fs::remove_all(dir_);
+    image_.reset();
+    if (!dir_.empty()) ::umount2((dir_ + "/plain").c_str(), MNT_DETACH);
+    if (!dir_.empty()) (void)fs::remove_all(dir_);
   }
 
-  // An ext4 image made with `mkfs_options`, loop-mounted at mnt_; false when this host
-  // cannot (no mkfs.ext4 or no loop devices), with the reason in `why`.
   bool mount_ext4(const std::string& mkfs_options, std::string* why) {
-    std::string image = dir_ + "/image";
-    std::string mkfs = "truncate -s 32M " + image + " && mkfs.ext4 -q -F " + mkfs_options + " " +
-                       image + " >/dev/null 2>&1";
-    if (std::system(mkfs.c_str()) != 0) {
-      *why = "mkfs.ext4 failed or is missing";
-      return false;
-    }
-    if (std::system(("mount -o loop " + image + " " + mnt_ + " 2>/dev/null").c_str()) != 0) {
-      *why = "no loop device to mount an image with";
-      return false;
-    }
+    image_ = std::make_unique<testing::LoopExt4>(dir_);
+    if (!image_->mount("32M", mkfs_options, why)) return false;
+    mnt_ = image_->path();
     return true;
   }
 
+  std::unique_ptr<testing::LoopExt4> image_;
   std::string dir_, mnt_;
 };
 

@@ -264,7 +264,16 @@ TEST_F(BaggageclaimServerTest, KillNineMidCreateLeavesAWholeVolumeOrNone) {
   } else {
     EXPECT_EQ(v.error().errnum(), ENOENT);
   }
-  EXPECT_TRUE(fs::list_dir(dir_.path() + "/volumes/init")->empty());
+  // Nothing half made is left where volumes are made: init/ holds only its empty shards.
+  std::string init = dir_.path() + "/volumes/init";
+  auto shards = fs::list_dir(init);
+  ASSERT_TRUE(shards.ok()) << shards.error().what();
+  for (const std::string& shard : *shards) {
+    EXPECT_EQ(shard[0], 's') << shard;
+    auto held = fs::list_dir(init + "/" + shard);
+    ASSERT_TRUE(held.ok()) << held.error().what();
+    EXPECT_TRUE(held->empty()) << shard;
+  }
 }
 
 // A chain of copies, each written after its child was made, read through after the server

@@ -209,7 +209,7 @@ TEST_F(WorkerRegistryTest, RetireRemovesEverything) {
   EXPECT_TRUE(fs::list_dir(work_dir() + "/containers")->empty());
   EXPECT_TRUE(fs::list_dir(work_dir() + "/runtime")->empty());
   // The processes' output, kept on disk, went with its containers.
-  EXPECT_EQ(*fs::list_dir(work_dir() + "/output"), std::vector<std::string>{".trash"});
+  EXPECT_EQ(*fs::list_dir(work_dir() + "/output"), (std::vector<std::string>{".spread", ".trash"}));
   EXPECT_TRUE(fs::list_dir(work_dir() + "/output/.trash")->empty());
   start_worker();
 }

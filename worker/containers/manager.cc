@@ -66,6 +66,12 @@ Result<std::unique_ptr<ContainerManager>> ContainerManager::open(ManagerOptions 
   std::unique_ptr<ContainerManager> m(
       new ContainerManager(std::move(options), volumes, std::move(*rt)));
   TARMAC_RETURN_IF_ERROR(m->recover(), "containers: recover");
+  // Output directories are made spread over the disk's block groups, as volumes are (a
+  // create that stopped between the mkdir and the rename left at most an empty one there).
+  (void)fs::remove_all(m->options_.output_dir + "/" + kSpread);
+  auto spreader = DirSpreader::open(m->options_.output_dir + "/" + kSpread, 16, 0700);
+  if (!spreader) return std::move(spreader).error().wrap("containers");
+  m->output_spreader_ = std::move(*spreader);
   m->remove_orphans();
   // What a worker that stopped midway had not removed.
   for (const std::string& tree : {m->options_.dir, m->options_.output_dir})
@@ -151,7 +157,7 @@ void ContainerManager::remove_orphans() {
   }
   if (auto names = fs::list_dir(options_.output_dir); names) {
     for (const std::string& name : *names) {
-      if (name == kTrash || known.count(name)) continue;
+      if (name == kTrash || name == kSpread || known.count(name)) continue;
       spdlog::warn("container {}: output left by a container that is gone; removing it", name);
       move_aside(options_.output_dir, name);
     }
@@ -260,6 +266,15 @@ Result<v1::Container> ContainerManager::create(const v1::ContainerSpec& spec) {
 
   std::string dir = dir_of(handle);
   if (auto s = fs::make_dirs(dir + "/processes", 0700); !s.ok()) return fail(s.error());
+  // Made in a shard and moved where it belongs: it, its processes' directories and logs stay
+  // in the shard's block group.
+  std::string fresh = output_spreader_->next() + "/" + handle;
+  if (::mkdir(fresh.c_str(), 0700) != 0) return fail(sys_error("mkdir " + fresh));
+  if (::rename(fresh.c_str(), output_dir_of(handle).c_str()) != 0) {
+    Error e = sys_error("move " + fresh + " to " + output_dir_of(handle));
+    ::rmdir(fresh.c_str());
+    return fail(std::move(e));
+  }
   auto image = volumes_.get(spec.image_volume());
   if (!image) return fail(std::move(image).error().wrap("image_volume"));
   std::string id = new_uuid();

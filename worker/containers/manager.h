@@ -10,6 +10,7 @@
 #include "baggageclaim/idmap.h"
 #include "baggageclaim/store.h"
 #include "common/background_remover.h"
+#include "common/dir_spreader.h"
 #include "common/result.h"
 #include "tarmac/worker/v1/containers.pb.h"
 #include "worker/containers/shim_client.h"
@@ -47,6 +48,8 @@ class ContainerManager {
  public:
   // In the containers' and the output directories: what is being removed.
   static constexpr const char* kTrash = ".trash";
+  // In the output directory: where a container's output directory is made (DirSpreader).
+  static constexpr const char* kSpread = ".spread";
 
   static Result<std::unique_ptr<ContainerManager>> open(ManagerOptions options,
                                                         baggageclaim::Store& volumes);
@@ -122,7 +125,8 @@ class ContainerManager {
   std::unique_ptr<ShimSpawner> spawner_;
   mutable std::mutex mu_;
   std::map<std::string, Entry> entries_;
-  std::string refusing_;       // why create is refused, when draining
+  std::string refusing_;  // why create is refused, when draining
+  std::unique_ptr<DirSpreader> output_spreader_;
   BackgroundRemover remover_;  // last: it goes first, removing what it still holds
 };
 
