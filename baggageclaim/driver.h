@@ -22,6 +22,7 @@ struct DriverContext {
   std::string idmapped_root;
   // The most lower layers an overlay stacks (StoreOptions::max_layers).
   size_t max_layers = 128;
+  bool legacy_mounts = false;  // StoreOptions::legacy_overlay_mounts
 
   bool idmap() const { return userns_fd >= 0; }
   // The directory of a live volume.

@@ -37,9 +37,11 @@ Error fs_error(std::string context, int fs_fd) {
   return sys_error(std::move(context), saved);
 }
 
-Status overlay_mount_legacy(const std::vector<std::string>& lowers, const std::string& upper,
-                            const std::string& work, const std::string& target,
-                            bool volatile_upper) {
+constexpr std::string_view kVolatile = ",volatile";
+
+// mount(2)'s options for an overlay of these paths (",volatile" not included).
+std::string legacy_options(const std::vector<std::string>& lowers, const std::string& upper,
+                           const std::string& work) {
   std::string options = "lowerdir=";
   for (size_t i = 0; i < lowers.size(); ++i) {
     if (i) options += ':';
@@ -47,8 +49,18 @@ Status overlay_mount_legacy(const std::vector<std::string>& lowers, const std::s
   }
   if (!upper.empty()) options += ",upperdir=" + upper + ",workdir=" + work;
   options += ",index=off";
-  constexpr std::string_view kVolatile = ",volatile";
-  if (options.size() + kVolatile.size() >= static_cast<size_t>(::getpagesize()))
+  return options;
+}
+
+bool fits_a_page(const std::string& options) {
+  return options.size() + kVolatile.size() < static_cast<size_t>(::getpagesize());
+}
+
+Status overlay_mount_legacy(const std::vector<std::string>& lowers, const std::string& upper,
+                            const std::string& work, const std::string& target,
+                            bool volatile_upper) {
+  std::string options = legacy_options(lowers, upper, work);
+  if (!fits_a_page(options))
     return Error("mount overlay at " + target + ": " + std::to_string(lowers.size()) +
                  " layers make an option string over a page and this kernel lacks lowerdir+");
   // Before 5.10 the kernel refuses the option: an ordinary overlay then.
@@ -61,6 +73,15 @@ Status overlay_mount_legacy(const std::vector<std::string>& lowers, const std::s
   return ok_status();
 }
 
+// Whether fsconfig takes overlay layers one at a time (lowerdir+, kernel 6.8+): asked once.
+bool has_lowerdir_plus() {
+  static const bool has = [] {
+    UniqueFd fs(::fsopen("overlay", FSOPEN_CLOEXEC));
+    return fs && ::fsconfig(fs.get(), FSCONFIG_SET_STRING, "lowerdir+", "/", 0) == 0;
+  }();
+  return has;
+}
+
 }  // namespace
 
 Status bind_mount(const std::string& source, const std::string& target) {
@@ -69,8 +90,15 @@ Status bind_mount(const std::string& source, const std::string& target) {
   return ok_status();
 }
 
+bool overlay_mountable(const std::vector<std::string>& lowers, const std::string& upper,
+                       const std::string& work, bool legacy) {
+  return (!legacy && has_lowerdir_plus()) || fits_a_page(legacy_options(lowers, upper, work));
+}
+
 Status overlay_mount(const std::vector<std::string>& lowers, const std::string& upper,
-                     const std::string& work, const std::string& target, bool volatile_upper) {
+                     const std::string& work, const std::string& target, bool volatile_upper,
+                     bool legacy) {
+  if (legacy) return overlay_mount_legacy(lowers, upper, work, target, volatile_upper);
   UniqueFd fs(::fsopen("overlay", FSOPEN_CLOEXEC));
   if (!fs) return sys_error("mount overlay at " + target + ": fsopen");
   for (const auto& lower : lowers) {

@@ -21,9 +21,16 @@ Status bind_mount(const std::string& source, const std::string& target);
 // mount the same work dir again until its work/incompat/volatile is removed, which is safe only
 // while nothing written can have been lost, i.e. unless the host went down (see
 // clear_volatile_mark).
+//
+// `legacy`: mount(2)'s option string even where lowerdir+ exists, as a kernel before 6.8 does
+// (tests).
 Status overlay_mount(const std::vector<std::string>& lowers, const std::string& upper,
                      const std::string& work, const std::string& target,
-                     bool volatile_upper = false);
+                     bool volatile_upper = false, bool legacy = false);
+// Whether overlay_mount can mount these layers: any number with lowerdir+, else (and with
+// `legacy`) only as many as make an option string under a page, about 50 of a store's.
+bool overlay_mountable(const std::vector<std::string>& lowers, const std::string& upper,
+                       const std::string& work, bool legacy = false);
 
 // Removes the mark a volatile overlay leaves in its work dir `work`.
 Status clear_volatile_mark(const std::string& work);

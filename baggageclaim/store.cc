@@ -21,8 +21,6 @@
 namespace tarmac::baggageclaim {
 namespace {
 
-constexpr int kSpreadShards = 16;
-
 Error not_found(const std::string& handle) {
   return Error("volume \"" + handle + "\" not found", ENOENT);
 }
@@ -92,8 +90,9 @@ Status Store::record_boot(std::string_view state) {
 
 Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
   if (options.root.empty()) return Error("open volume store: no root directory given");
-  if (options.max_layers < 1)
-    return Error("open volume store: max_layers: expected 1 or more, got " +
+  // 500: the kernel's own limit of an overlay's lower layers (OVL_MAX_STACK).
+  if (options.max_layers < 1 || options.max_layers > 500)
+    return Error("open volume store: max_layers: expected 1 to 500, got " +
                  std::to_string(options.max_layers));
   // 0711 down to each volume: an unprivileged container's root (a mapped uid) must reach its
   // volumes through these directories, while nobody else can list them.
@@ -111,6 +110,7 @@ Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
   context.root = real;
   context.ids = options.ids;
   context.max_layers = static_cast<size_t>(options.max_layers);
+  context.legacy_mounts = options.legacy_overlay_mounts;
   for (const char* phase : {"/init", "/live", "/dead"})
     TARMAC_RETURN_IF_ERROR(fs::make_dirs(context.root + phase, 0711), "open volume store");
 
@@ -172,7 +172,7 @@ Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
   // these shards and renamed to live/ when whole: it stays in its shard's block group with
   // everything made in it, so the volumes' inodes are spread over 16 groups, not piled in one
   // (see DirSpreader; it matters most on ext4 without a journal).
-  auto spreader = DirSpreader::open(store->context_.root + "/init", kSpreadShards, 0711);
+  auto spreader = DirSpreader::open(store->context_.root + "/init", DirSpreader::kShards, 0711);
   if (!spreader.ok()) return std::move(spreader).error().wrap("open volume store");
   store->spreader_ = std::move(*spreader);
   store->opened_ = true;

@@ -32,6 +32,9 @@ struct StoreOptions {
   // that misses walks them all). A copy-on-write child that would need more gets a copy of
   // its parent instead and starts a stack of its own.
   int max_layers = 128;
+  // Test seam: mount overlays through mount(2)'s option string, as on a kernel before 6.8
+  // (no lowerdir+), where a stack is limited to what fits in a page of options.
+  bool legacy_overlay_mounts = false;
 };
 
 // The volume store: volumes in <root>/live/<handle>, created in <root>/init/ and destroyed

@@ -20,6 +20,9 @@ namespace tarmac {
 // to, with everything later made in it.
 class DirSpreader {
  public:
+  // Enough that each group sees a sixteenth of the churn, few enough to make at every start.
+  static constexpr int kShards = 16;
+
   // Makes `dir` (and its shards s0 … s<count-1>) where missing, with `mode`. The mark is
   // best-effort: a filesystem that has no such flag (tmpfs, xfs) gets plain shards.
   static Result<std::unique_ptr<DirSpreader>> open(const std::string& dir, int count, mode_t mode);

@@ -422,6 +422,17 @@ TEST_F(WorkerServerTest, BadRequestsGetErrorsAndTheWorkerKeepsServing) {
     EXPECT_FALSE(st.ok());
     EXPECT_NE(st.error_message().find("handle"), std::string::npos) << st.error_message();
   }
+  // Names the worker keeps beside containers' own (.trash, .spread) are not handles.
+  for (const char* reserved : {".spread", ".trash", ".x"}) {
+    grpc::ClientContext ctx;
+    v1::CreateContainerRequest req;
+    req.mutable_spec()->set_handle(reserved);
+    req.mutable_spec()->set_image_volume("busybox");
+    v1::Container c;
+    st = containers_->Create(&ctx, req, &c);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << reserved;
+    EXPECT_NE(st.error_message().find("reserved"), std::string::npos) << st.error_message();
+  }
   {
     grpc::ClientContext ctx;
     v1::CreateContainerRequest req;

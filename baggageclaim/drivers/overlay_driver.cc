@@ -43,7 +43,10 @@ class OverlayDriver : public Driver {
     if (!own.ok()) return std::move(own).error().wrap("copy-on-write");
     // Sharing would stack the child (and, after a freeze, the parent) one layer deeper.
     size_t depth = own->size() + parent.inherited_layers.size() + (*empty ? 0 : 1);
-    if (depth > c_.max_layers) {
+    auto fits =
+        depth > c_.max_layers ? Result<bool>(false) : stacks_fit(parent, child, *own, *empty);
+    if (!fits.ok()) return std::move(fits).error().wrap("copy-on-write");
+    if (!*fits) {
       TARMAC_RETURN_IF_ERROR(copy_parent(parent, child, *empty),
                              "copy-on-write of " + parent.volume.handle);
       return ok_status();
@@ -102,7 +105,7 @@ class OverlayDriver : public Driver {
     ScopedMappedFsIds fsids(c_.ids, mapped);
     TARMAC_RETURN_IF_ERROR(fsids.status(), "mount volume");
     return overlay_mount(*lowers, view(dir + "/upper", mapped), view(dir + "/work", mapped), target,
-                         /*volatile_upper=*/true);
+                         /*volatile_upper=*/true, c_.legacy_mounts);
   }
 
   bool copies_on_cow() const override { return false; }
@@ -187,7 +190,8 @@ class OverlayDriver : public Driver {
     return ok_status();
   }
 
-  // A child of a parent whose stack is as deep as allowed: a copy of the parent as it is now
+  // A child of a parent whose stack is as deep as allowed (or as this kernel can mount, see
+  // stacks_fit): a copy of the parent as it is now
   // (the files as stored, read through a read-only overlay of its upper and layers) becomes
   // the child's upper. The parent is not frozen, so neither stack grows; the child starts one
   // of its own. The kernel logs that the parent's upper is in use by the parent's own mount:
@@ -201,16 +205,38 @@ class OverlayDriver : public Driver {
     stack.insert(stack.end(), lowers->begin(), lowers->end());
     std::string upper = child.dir + "/upper";
     if (::mkdir(upper.c_str(), 0700) != 0) return sys_error("mkdir " + upper);
-    if (stack.size() == 1) return copy_tree(stack.front(), upper);
     std::string merged = child.dir + "/merged";
     if (::mkdir(merged.c_str(), 0700) != 0) return sys_error("mkdir " + merged);
-    TARMAC_RETURN_IF_ERROR(overlay_mount(stack, "", "", merged), "read the parent");
+    // Two or more: a copy is made only of a parent with layers or more than max_layers (>= 1).
+    TARMAC_RETURN_IF_ERROR(overlay_mount(stack, "", "", merged, false, c_.legacy_mounts),
+                           "read the parent");
     Status copied = copy_tree(merged, upper);
     Status unmounted = unmount(merged);
     if (!copied.ok()) return copied;
     if (!unmounted.ok()) return unmounted;
     if (::rmdir(merged.c_str()) != 0) return sys_error("rmdir " + merged);
     return ok_status();
+  }
+
+  // Whether sharing can be mounted on this kernel: the child's stack (the parent's layers,
+  // after a freeze the parent's upper too) and the parent's own again after the freeze. With
+  // lowerdir+ always; without it (kernels before 6.8) only what fits in a page of options.
+  Result<bool> stacks_fit(const VolumeRecord& parent, const VolumeRecord& child,
+                          const std::vector<int>& own, bool upper_empty) const {
+    std::string next_layer =
+        parent.dir + "/layers/" + std::to_string(own.empty() ? 0 : own.front() + 1);
+    for (const VolumeRecord* r : {&child, &parent}) {
+      bool mapped = !r->volume.privileged && c_.idmap();
+      auto lowers = lower_dirs(parent, mapped);
+      if (!lowers.ok()) return std::move(lowers).error();
+      if (!upper_empty) lowers->insert(lowers->begin(), view(next_layer, mapped));
+      // A new volume ends up in live/ under its handle.
+      std::string dir = r == &child ? c_.live_dir(child.volume.handle) : parent.dir;
+      if (!overlay_mountable(*lowers, view(dir + "/upper", mapped), view(dir + "/work", mapped),
+                             c_.legacy_mounts))
+        return false;
+    }
+    return true;
   }
 
   Status freeze(VolumeRecord& parent) {

@@ -68,8 +68,10 @@ Result<std::unique_ptr<ContainerManager>> ContainerManager::open(ManagerOptions 
   TARMAC_RETURN_IF_ERROR(m->recover(), "containers: recover");
   // Output directories are made spread over the disk's block groups, as volumes are (a
   // create that stopped between the mkdir and the rename left at most an empty one there).
-  (void)fs::remove_all(m->options_.output_dir + "/" + kSpread);
-  auto spreader = DirSpreader::open(m->options_.output_dir + "/" + kSpread, 16, 0700);
+  if (auto s = fs::remove_all(m->options_.output_dir + "/" + kSpread); !s.ok())
+    return std::move(s).error().wrap("containers: clear what a create left");
+  auto spreader =
+      DirSpreader::open(m->options_.output_dir + "/" + kSpread, DirSpreader::kShards, 0700);
   if (!spreader) return std::move(spreader).error().wrap("containers");
   m->output_spreader_ = std::move(*spreader);
   m->remove_orphans();
@@ -244,6 +246,11 @@ Result<runtime::ContainerSpec> ContainerManager::runtime_spec(const v1::Containe
 Result<v1::Container> ContainerManager::create(const v1::ContainerSpec& spec) {
   std::string handle = spec.handle().empty() ? new_uuid() : spec.handle();
   TARMAC_RETURN_IF_ERROR(runtime::validate_container_id(handle), "create container: handle");
+  // .trash, .spread: the worker's own, beside the containers' directories.
+  if (handle[0] == '.')
+    return Error("create container: handle \"" + handle +
+                     "\": names starting with '.' are reserved for the worker",
+                 EINVAL);
   if (spec.image_volume().empty())
     return Error("create container " + handle + ": image_volume: expected a volume handle");
   {
@@ -272,7 +279,7 @@ Result<v1::Container> ContainerManager::create(const v1::ContainerSpec& spec) {
   if (::mkdir(fresh.c_str(), 0700) != 0) return fail(sys_error("mkdir " + fresh));
   if (::rename(fresh.c_str(), output_dir_of(handle).c_str()) != 0) {
     Error e = sys_error("move " + fresh + " to " + output_dir_of(handle));
-    ::rmdir(fresh.c_str());
+    (void)::rmdir(fresh.c_str());
     return fail(std::move(e));
   }
   auto image = volumes_.get(spec.image_volume());
