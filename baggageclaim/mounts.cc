@@ -90,9 +90,11 @@ Status bind_mount(const std::string& source, const std::string& target) {
   return ok_status();
 }
 
+bool overlay_stacks_limited(bool legacy) { return legacy || !has_lowerdir_plus(); }
+
 bool overlay_mountable(const std::vector<std::string>& lowers, const std::string& upper,
                        const std::string& work, bool legacy) {
-  return (!legacy && has_lowerdir_plus()) || fits_a_page(legacy_options(lowers, upper, work));
+  return !overlay_stacks_limited(legacy) || fits_a_page(legacy_options(lowers, upper, work));
 }
 
 Status overlay_mount(const std::vector<std::string>& lowers, const std::string& upper,

@@ -31,6 +31,8 @@ Status overlay_mount(const std::vector<std::string>& lowers, const std::string& 
 // `legacy`) only as many as make an option string under a page, about 50 of a store's.
 bool overlay_mountable(const std::vector<std::string>& lowers, const std::string& upper,
                        const std::string& work, bool legacy = false);
+// Whether overlay_mountable can say no: only without lowerdir+ (or with `legacy`).
+bool overlay_stacks_limited(bool legacy = false);
 
 // Removes the mark a volatile overlay leaves in its work dir `work`.
 Status clear_volatile_mark(const std::string& work);

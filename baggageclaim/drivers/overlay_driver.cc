@@ -223,6 +223,7 @@ class OverlayDriver : public Driver {
   // lowerdir+ always; without it (kernels before 6.8) only what fits in a page of options.
   Result<bool> stacks_fit(const VolumeRecord& parent, const VolumeRecord& child,
                           const std::vector<int>& own, bool upper_empty) const {
+    if (!overlay_stacks_limited(c_.legacy_mounts)) return true;  // the common case: no paths
     std::string next_layer =
         parent.dir + "/layers/" + std::to_string(own.empty() ? 0 : own.front() + 1);
     for (const VolumeRecord* r : {&child, &parent}) {
