@@ -53,6 +53,19 @@ static Status write_all(int fd, std::string_view content, const std::string& pat
   return {};
 }
 
+Status pwrite_all(int fd, std::string_view data, off_t offset) {
+  while (!data.empty()) {
+    ssize_t n = ::pwrite(fd, data.data(), data.size(), offset);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return sys_error("write");
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+    offset += n;
+  }
+  return {};
+}
+
 Status write_new_file_at(int dir_fd, const std::string& name, std::string_view content,
                          mode_t mode) {
   UniqueFd fd(

@@ -30,6 +30,10 @@ Status write_file_atomic(const std::string& path, std::string_view content, mode
                          bool durable = true);
 
 // mkdir -p with `mode` for the directories it creates.
+// Writes all of `data` at `offset` of `fd` (pwrite until done, EINTR retried); errors say
+// "write" and the errno, for the caller to name the file.
+Status pwrite_all(int fd, std::string_view data, off_t offset);
+
 Status make_dirs(const std::string& path, mode_t mode = 0755);
 
 // rm -rf that stays on one filesystem and never follows symlinks.

@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/fs.h"
 #include "common/unique_fd.h"
 
 namespace tarmac::baggageclaim {
@@ -163,24 +164,18 @@ class TreeCopier {
   void set_dst_root(int fd) { dst_root_ = fd; }
 
  private:
-  // One pread and its pwrites, advancing both offsets; what pread returned, or -1.
-  ssize_t read_write(int src, loff_t* in, int dst, loff_t* out, size_t want) {
+  // One pread and its writes, advancing both offsets: how much was read (0 at the end).
+  Result<size_t> read_write(int src, loff_t* in, int dst, loff_t* out, size_t want) {
     if (buffer_.empty()) buffer_.resize(1 << 20);
     ssize_t n;
     while ((n = ::pread(src, buffer_.data(), std::min(want, buffer_.size()), *in)) < 0 &&
            errno == EINTR) {
     }
-    for (ssize_t done = 0; done < n;) {
-      ssize_t w = ::pwrite(dst, buffer_.data() + done, static_cast<size_t>(n - done), *out + done);
-      if (w < 0 && errno == EINTR) continue;
-      if (w < 0) return -1;
-      done += w;
-    }
-    if (n > 0) {
-      *in += n;
-      *out += n;
-    }
-    return n;
+    if (n < 0) return sys_error("read");
+    TARMAC_TRY(fs::pwrite_all(dst, std::string_view(buffer_.data(), static_cast<size_t>(n)), *out));
+    *in += n;
+    *out += n;
+    return static_cast<size_t>(n);
   }
 
   Status copy_data(int src, int dst, off_t size, const std::string& rel) {
@@ -204,7 +199,11 @@ class TreeCopier {
             return sys_error("copy \"" + rel + "\": copy data");
           copy_by_reading_ = true;
         }
-        if (copy_by_reading_) n = read_write(src, &in, dst, &out, want);
+        if (copy_by_reading_) {
+          auto r = read_write(src, &in, dst, &out, want);
+          if (!r.ok()) return std::move(r).error().wrap("copy \"" + rel + "\": copy data");
+          n = static_cast<ssize_t>(*r);
+        }
         if (n < 0) return sys_error("copy \"" + rel + "\": copy data");
         if (n == 0) break;  // the file shrank meanwhile
       }

@@ -18,6 +18,7 @@
 #include "baggageclaim/tar/beneath.h"
 #include "baggageclaim/tar/staging.h"
 #include "baggageclaim/tar/tar.h"
+#include "common/fs.h"
 
 namespace tarmac::baggageclaim::tar {
 namespace {
@@ -227,18 +228,10 @@ class Extractor {
                          std::to_string(options_.max_bytes) + " bytes",
                      EFBIG);
       // Blocks come with their offsets: the gaps of a sparse entry stay holes.
-      const char* p = static_cast<const char*>(buf);
-      while (len > 0) {
-        ssize_t n = ::pwrite(fd, p, len, offset);
-        if (n < 0) {
-          if (errno == EINTR) continue;
-          return sys_error("entry \"" + name + "\": write");
-        }
-        p += n;
-        len -= static_cast<size_t>(n);
-        offset += n;
-      }
-      end = std::max<int64_t>(end, offset);
+      TARMAC_RETURN_IF_ERROR(
+          fs::pwrite_all(fd, std::string_view(static_cast<const char*>(buf), len), offset),
+          "entry \"" + name + "\"");
+      end = std::max<int64_t>(end, offset + static_cast<int64_t>(len));
     }
     // Only a trailing hole (or an empty entry's size) is left to set: an ftruncate to the
     // size a file already has still costs ext4 a truncate of every file.

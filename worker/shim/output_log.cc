@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/fs.h"
+
 namespace tarmac::shim {
 namespace {
 
@@ -101,16 +103,9 @@ Status OutputLogWriter::append(Stream stream, std::string_view data) {
     // header whose payload is missing except while that write is in progress.
     frame_.assign(reinterpret_cast<char*>(header), kHeaderSize);
     frame_.append(data.data(), n);
-    size_t want = frame_.size();
-    size_t done = 0;
-    while (done < want) {
-      ssize_t w =
-          ::pwrite(file_.get(), frame_.data() + done, want - done, static_cast<off_t>(end_ + done));
-      if (w < 0 && errno == EINTR) continue;
-      if (w < 0) return sys_error("append to output log");
-      done += static_cast<size_t>(w);
-    }
-    end_ += want;
+    TARMAC_RETURN_IF_ERROR(fs::pwrite_all(file_.get(), frame_, static_cast<off_t>(end_)),
+                           "append to output log");
+    end_ += frame_.size();
     data.remove_prefix(n);
   }
   if (end_ - start_ > retain_) return trim();
