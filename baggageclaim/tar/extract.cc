@@ -5,7 +5,6 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
-#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,6 +15,7 @@
 #include <vector>
 
 #include "baggageclaim/tar/beneath.h"
+#include "baggageclaim/tar/file_writers.h"
 #include "baggageclaim/tar/staging.h"
 #include "baggageclaim/tar/tar.h"
 #include "common/fs.h"
@@ -51,8 +51,8 @@ struct Metadata {
 
 class Extractor {
  public:
-  Extractor(int staging_fd, const ExtractOptions& options)
-      : staging_(staging_fd), options_(options) {}
+  Extractor(int staging_fd, const ExtractOptions& options, FileWriters& writers)
+      : staging_(staging_fd), options_(options), writers_(writers) {}
 
   Status run(struct archive* a, Source& source) {
     struct archive_entry* entry;
@@ -62,6 +62,7 @@ class Extractor {
       if (r < ARCHIVE_WARN) return archive_failure(a, source, "read header");
       if (auto s = extract_entry(a, entry, source); !s.ok()) return s;
     }
+    TARMAC_RETURN_IF_ERROR(writers_.finish(), "stream in");
     // Directories last, deepest first: their modes may forbid writing into them, and
     // writing into them changes their mtimes.
     for (auto it = dirs_.rbegin(); it != dirs_.rend(); ++it) {
@@ -166,11 +167,19 @@ class Extractor {
               return fd ? 0 : -1;
             }))
           return sys_error(what + ": create");
-        TARMAC_RETURN_IF_ERROR(write_data(a, source, fd.get(), archive_entry_size(e), name),
-                               "stream in");
+        auto file = writers_.add(std::move(fd), name);
+        if (!file.ok()) return std::move(file).error().wrap("stream in");
+        TARMAC_RETURN_IF_ERROR(write_data(a, source, *file, name), "stream in");
         regular_files_.insert(meta.rel);
-        TARMAC_RETURN_IF_ERROR(set_xattrs(e, fd.get(), name), "stream in");
-        return apply_fd(fd.get(), meta, name);
+        FileAttributes attributes{archive_entry_size(e),
+                                  xattrs(e),
+                                  options_.keep_owners,
+                                  meta.uid,
+                                  meta.gid,
+                                  meta.mode,
+                                  meta.mtime};
+        TARMAC_RETURN_IF_ERROR(writers_.close(*file, std::move(attributes)), "stream in");
+        return ok_status();
       }
       case AE_IFLNK: {
         const char* target = archive_entry_symlink(e);
@@ -212,58 +221,41 @@ class Extractor {
     return make() == 0;
   }
 
-  Status write_data(struct archive* a, Source& source, int fd, int64_t size,
+  // The entry's content to the writers, block by block as libarchive decodes it. Blocks come
+  // with their offsets: the gaps of a sparse entry stay holes.
+  Status write_data(struct archive* a, Source& source, FileWriters::File* file,
                     const std::string& name) {
     const void* buf;
     size_t len;
     la_int64_t offset;
-    int64_t end = 0;  // past the last byte written
     for (;;) {
       int r = archive_read_data_block(a, &buf, &len, &offset);
-      if (r == ARCHIVE_EOF) break;
+      if (r == ARCHIVE_EOF) return ok_status();
       if (r < ARCHIVE_WARN) return archive_failure(a, source, "entry \"" + name + "\": data");
       written_ += len;
       if (options_.max_bytes && written_ > options_.max_bytes)
         return Error("entry \"" + name + "\": the stream exceeds the limit of " +
                          std::to_string(options_.max_bytes) + " bytes",
                      EFBIG);
-      // Blocks come with their offsets: the gaps of a sparse entry stay holes.
-      TARMAC_RETURN_IF_ERROR(
-          fs::pwrite_all(fd, std::string_view(static_cast<const char*>(buf), len), offset),
-          "entry \"" + name + "\"");
-      end = std::max<int64_t>(end, offset + static_cast<int64_t>(len));
+      TARMAC_TRY(
+          writers_.write(file, std::string_view(static_cast<const char*>(buf), len), offset));
     }
-    // Only a trailing hole (or an empty entry's size) is left to set: an ftruncate to the
-    // size a file already has still costs ext4 a truncate of every file.
-    if (end != size && ::ftruncate(fd, size) != 0)
-      return sys_error("entry \"" + name + "\": set size");
-    return ok_status();
   }
 
-  Status set_xattrs(struct archive_entry* e, int fd, const std::string& name) {
-    if (archive_entry_xattr_reset(e) == 0) return ok_status();
+  // Only what a volume's owner could have set, plus file capabilities (images need them);
+  // trusted.* and security.selinux would be the host's business.
+  static std::vector<std::pair<std::string, std::string>> xattrs(struct archive_entry* e) {
+    std::vector<std::pair<std::string, std::string>> out;
+    if (archive_entry_xattr_reset(e) == 0) return out;
     const char* key;
     const void* value;
     size_t size;
     while (archive_entry_xattr_next(e, &key, &value, &size) == ARCHIVE_OK) {
       std::string_view k = key;
-      // Only what a volume's owner could have set, plus file capabilities (images need
-      // them); trusted.* and security.selinux would be the host's business.
       if (k.rfind("user.", 0) != 0 && k != "security.capability") continue;
-      if (::fsetxattr(fd, key, value, size, 0) != 0 && errno != ENOTSUP)
-        return sys_error("entry \"" + name + "\": set xattr \"" + std::string(k) + "\"");
+      out.emplace_back(k, std::string(static_cast<const char*>(value), size));
     }
-    return ok_status();
-  }
-
-  Status apply_fd(int fd, const Metadata& m, const std::string& name) {
-    if (options_.keep_owners && ::fchown(fd, m.uid, m.gid) != 0)
-      return sys_error("stream in: entry \"" + name + "\": chown");
-    if (::fchmod(fd, m.mode & 07777) != 0)
-      return sys_error("stream in: entry \"" + name + "\": chmod");
-    struct timespec times[2] = {m.mtime, m.mtime};
-    if (::futimens(fd, times) != 0) return sys_error("stream in: entry \"" + name + "\": utimes");
-    return ok_status();
+    return out;
   }
 
   Status apply_at(int dir, const std::string& leaf, const Metadata& m, bool is_link) {
@@ -281,6 +273,7 @@ class Extractor {
 
   int staging_;
   const ExtractOptions& options_;
+  FileWriters& writers_;
   uint64_t written_ = 0;
   std::vector<Metadata> dirs_;
   std::set<std::string> regular_files_;
@@ -314,7 +307,13 @@ Result<std::optional<Metadata>> extract_into(int staging_fd, const ReadFn& read,
                      " tar stream: " + (why ? why : "unrecognized"),
                  EINVAL);
   }
-  Extractor extractor(staging_fd, options);
+  // Started here, on the thread that holds the volume's filesystem ids, so that its threads
+  // hold them too; gone before the caller removes a failed stream's staging dir.
+  FileWritersOptions writer_options;
+  writer_options.threads = options.writer_threads;
+  auto writers = FileWriters::start(writer_options);
+  if (!writers.ok()) return std::move(writers).error().wrap("stream in");
+  Extractor extractor(staging_fd, options, **writers);
   TARMAC_TRY(extractor.run(a.get(), source));
   return extractor.root_metadata();
 }

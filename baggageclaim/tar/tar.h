@@ -38,6 +38,10 @@ struct ExtractOptions {
   // Off: entries keep the extracting user's ids (as tar does for a user who is not root,
   // who could not chown them anyway).
   bool keep_owners = true;
+  // Threads that write the files' content and attributes while the stream is read on. One
+  // is fastest on two cores (bench/volume_bench: 156 ms against 221 with two and 422 with
+  // three, the reading thread being the third).
+  int writer_threads = 1;
   // Tests: called before each change the merge makes, to cut it off where a crash could.
   std::function<void()> merge_step;
 };
