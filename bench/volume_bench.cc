@@ -170,10 +170,10 @@ void streams(const std::string& work, const std::string& tree) {
     sh("sync");
   };
   // Page-cache writes on a busy VM swing by 3x for any writer (tar -x into a sibling directory
-  // took 325 to 1096 ms within a minute): five rounds, the two sides taking turns to go first,
+  // took 325 to 1096 ms within a minute): nine rounds, the two sides taking turns to go first,
   // each side's target removed just before it runs; the best of each side is what it costs,
   // the median shows the swing.
-  constexpr int kRounds = 5;
+  constexpr int kRounds = 9;
   auto tar_in = [&] {
     sh("rm -rf " + work + "/x && mkdir " + work + "/x");
     settle();
@@ -232,6 +232,14 @@ void streams(const std::string& work, const std::string& tree) {
   };
   line("stream-out:", "tar -c | cat", out_ours, out_tar);
   line("stream-in: ", "tar -x", in_ours, in_tar);
+  // Every round, in order: a swing shows as a run of slow rounds on both sides.
+  auto rounds = [](const char* what, const std::vector<double>& ms) {
+    std::printf("  %s", what);
+    for (double m : ms) std::printf(" %.0f", m);
+    std::printf("\n");
+  };
+  rounds("stream-in rounds, tarmac (ms):", in_ours);
+  rounds("stream-in rounds, tar -x (ms): ", in_tar);
   store.reset();
   (void)unmount_under(work);
 }

@@ -31,7 +31,7 @@ struct FileAttributes {
 struct FileWritersOptions {
   int threads = 1;
   size_t max_buffered_bytes = 16 << 20;  // copies of content waiting for a writer
-  size_t max_open_files = 64;            // files handed over and not yet closed
+  size_t max_open_files = 8;             // files handed over and not yet closed
 };
 
 // Writes the content and attributes of extracted files on threads of their own, so that the
