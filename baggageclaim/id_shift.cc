@@ -2,6 +2,7 @@
 
 #include <ftw.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <optional>
@@ -20,8 +21,17 @@ int shift_one(const char* path, const struct stat* st, int type, struct FTW*) {
                      " out of range");
     return 1;
   }
+  // A chown removes file capabilities: what the file had goes back on after it.
+  char cap[64];
+  ssize_t cap_size = type == FTW_F && S_ISREG(st->st_mode)
+                         ? ::lgetxattr(path, "security.capability", cap, sizeof(cap))
+                         : -1;
   if (::lchown(path, static_cast<uid_t>(uid), static_cast<gid_t>(gid)) != 0) {
     tl_error = sys_error(std::string("shift ids: chown ") + path);
+    return 1;
+  }
+  if (cap_size > 0 && ::lsetxattr(path, "security.capability", cap, cap_size, 0) != 0) {
+    tl_error = sys_error(std::string("shift ids: restore capabilities of ") + path);
     return 1;
   }
   if (type != FTW_SL && (st->st_mode & (S_ISUID | S_ISGID)) &&

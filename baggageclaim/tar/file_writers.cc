@@ -35,13 +35,15 @@ struct Job {
 
 Status apply(FileWriters::File& f, const FileAttributes& a) {
   std::string what = "entry \"" + f.name + "\"";
+  // A write or a chown removes security.capability (chown also setuid and setgid): the
+  // xattrs come after both, the mode after the chown.
   if (f.end != a.size && ::ftruncate(f.fd.get(), a.size) != 0)
     return sys_error(what + ": set size");
+  if (a.chown && ::fchown(f.fd.get(), a.uid, a.gid) != 0) return sys_error(what + ": chown");
   for (const auto& [key, value] : a.xattrs)
     if (::fsetxattr(f.fd.get(), key.c_str(), value.data(), value.size(), 0) != 0 &&
         errno != ENOTSUP)
       return sys_error(what + ": set xattr \"" + key + "\"");
-  if (a.chown && ::fchown(f.fd.get(), a.uid, a.gid) != 0) return sys_error(what + ": chown");
   if (::fchmod(f.fd.get(), a.mode & 07777) != 0) return sys_error(what + ": chmod");
   struct timespec times[2] = {a.mtime, a.mtime};
   if (::futimens(f.fd.get(), times) != 0) return sys_error(what + ": utimes");
@@ -73,7 +75,7 @@ struct FileWriters::Impl {
   bool stopping = false;
   // Used copies' buffers, for the next: a fresh buffer's pages cost a fault each (on a VM,
   // much more). Small ones come cheap from the heap.
-  static constexpr size_t kSpareSize = 64 << 10, kSpares = 32;
+  static constexpr size_t kSpareMin = 64 << 10, kSpareMax = 2 << 20, kSpares = 32;
   std::vector<std::string> spare;
 
   Status failed() const { return error ? Status(*error) : ok_status(); }
@@ -95,7 +97,8 @@ struct FileWriters::Impl {
       if (!s.ok() && !error) error = s.error();
       w.queued_bytes -= job.data.size();
       buffered -= job.data.size();
-      if (job.data.capacity() >= kSpareSize && spare.size() < kSpares) {
+      if (job.data.capacity() >= kSpareMin && job.data.capacity() <= kSpareMax &&
+          spare.size() < kSpares) {
         job.data.clear();
         spare.push_back(std::move(job.data));
       }

@@ -37,8 +37,8 @@ struct FileWritersOptions {
 // Writes the content and attributes of extracted files on threads of their own, so that the
 // thread that reads the archive (and the network or pipe behind it) keeps reading while the
 // page cache takes the data: a stream in then costs about the larger of the two, not their
-// sum. Each file goes to one writer, in order (content, then size, xattrs, owner, mode,
-// times, close: a write would clear security.capability, so xattrs come after it); files
+// sum. Each file goes to one writer, in order (content, then size, owner, xattrs, mode,
+// times, close: a write or a chown would clear security.capability, a chown setuid); files
 // are spread over the writers by the bytes they have queued.
 //
 // The writers take on the starting thread's filesystem ids and capabilities (an unprivileged
