@@ -29,8 +29,8 @@ struct StoreOptions {
   // play a reboot.
   std::string boot_id;
   // The most lower layers an overlay volume stacks (the kernel allows 500, and every lookup
-  // that misses walks them all). A copy-on-write child that would need more gets a copy of
-  // its parent instead and starts a stack of its own.
+  // that misses walks them all). A parent whose copy-on-write child would need more is first
+  // flattened into one layer of its own (a copy of its files), which the child shares.
   int max_layers = 128;
   // Test seam: mount overlays through mount(2)'s option string, as on a kernel before 6.8
   // (no lowerdir+), where a stack is limited to what fits in a page of options.

@@ -10,8 +10,10 @@
 #include <sys/wait.h>
 #include <sys/xattr.h>
 
+#include <cstring>
 #include <fstream>
 #include <latch>
+#include <sstream>
 #include <thread>
 
 #include "baggageclaim/mounts.h"
@@ -162,14 +164,37 @@ class StoreTest : public ::testing::TestWithParam<Mode> {
   }
 
   // The lower layers `handle`'s overlay stacks: its own frozen ones and those it inherited.
+  // The lower layers of the volume's mount, as the kernel shows them (0 for a bind mount).
   size_t stack_depth(const std::string& handle) {
-    std::string dir = root_ + "/volumes/live/" + handle;
-    auto names = fs::list_dir(dir + "/layers");
-    auto meta = fs::read_file(dir + "/meta.json");
-    EXPECT_TRUE(meta.ok());
-    auto record = decode_meta(dir + "/meta.json", meta.ok() ? *meta : "");
-    EXPECT_TRUE(record.ok()) << record.error().what();
-    return (names.ok() ? names->size() : 0) + (record.ok() ? record->inherited_layers.size() : 0);
+    std::string target = root_ + "/volumes/live/" + handle + "/volume";
+    auto info = fs::read_file("/proc/self/mountinfo");
+    EXPECT_TRUE(info.ok());
+    size_t depth = 0;  // the last mount at the target is the one seen
+    std::istringstream lines(info.ok() ? *info : "");
+    for (std::string line; std::getline(lines, line);) {
+      std::istringstream fields(line);
+      std::string id, parent, dev, root, mount_point;
+      fields >> id >> parent >> dev >> root >> mount_point;
+      if (mount_point != target) continue;
+      // Super options: lowerdir=a:b:c, or with lowerdir+ (6.8+) one lowerdir+=x per layer.
+      depth = 0;
+      for (size_t at = line.find("lowerdir"); at != std::string::npos;
+           at = line.find("lowerdir", at + 1)) {
+        size_t i = at + 8;
+        if (line.compare(i, 2, "+=") == 0) {
+          ++depth;
+        } else if (line.compare(i, 1, "=") == 0) {
+          ++depth;
+          for (++i; i < line.size() && line[i] != ',' && line[i] != ' '; ++i) {
+            if (line[i] == '\\')
+              ++i;  // an escaped ':' or ',' in a path
+            else if (line[i] == ':')
+              ++depth;
+          }
+        }
+      }
+    }
+    return depth;
   }
 
   std::string root_;
@@ -310,16 +335,21 @@ TEST_P(StoreTest, StacksStopAtMaxLayersAndSnapshotsStayExact) {
   ASSERT_EQ(::chown((base.path + "/f7").c_str(), 1000, 1000), 0);
   Volume unpriv = create("unpriv", cow("base"), /*privileged=*/false);
   EXPECT_EQ(owner(unpriv.path + "/f7"), id_base + 1000);
-  if (GetParam().driver == "overlay") {
-    EXPECT_TRUE(fs::exists(root_ + "/volumes/live/unpriv/upper/f7")) << "not a copy";
-  }
   Volume priv = create("priv", cow("unpriv"), /*privileged=*/true);
   EXPECT_EQ(owner(priv.path + "/f7"), 1000u);
   if (GetParam().driver == "overlay") {
-    for (const auto& v : store_->list()) EXPECT_LE(stack_depth(v.handle), 3u) << v.handle;
-    // Below the limit a copy still shares: the first snapshot copied nothing.
-    EXPECT_FALSE(fs::exists(root_ + "/volumes/live/snap0/upper/f0"));
-    EXPECT_TRUE(fs::exists(root_ + "/volumes/live/snap7/upper/f7"));
+    for (const auto& v : store_->list()) {
+      EXPECT_LE(stack_depth(v.handle), 3u) << v.handle;
+      EXPECT_GE(stack_depth(v.handle), 1u) << v.handle;
+    }
+    // Every copy shares: a parent at the limit became one layer first (base names it).
+    for (const auto& v : store_->list()) {
+      if (v.handle.rfind("snap", 0) == 0 || v.handle == "unpriv") {
+        EXPECT_TRUE(fs::list_dir(root_ + "/volumes/live/" + v.handle + "/upper")->empty())
+            << v.handle;
+      }
+    }
+    EXPECT_TRUE(fs::exists(root_ + "/volumes/live/base/base"));
   }
   reboot();
   check_all();
@@ -329,8 +359,137 @@ TEST_P(StoreTest, StacksStopAtMaxLayersAndSnapshotsStayExact) {
   check("link7", 7, true);
 }
 
+// What only the overlay driver does (naive copies on every copy-on-write).
+class OverlayStoreTest : public StoreTest {};
+INSTANTIATE_TEST_SUITE_P(Drivers, OverlayStoreTest,
+                         ::testing::Values(Mode{"overlay", true}, Mode{"overlay", false}),
+                         mode_name);
+
+// A parent at the limit has its layers copied once into one: the copies after it share that
+// layer until the stack reaches the limit again.
+TEST_P(OverlayStoreTest, AParentAtTheLimitIsFlattenedOnceNotCopiedPerChild) {
+  max_layers_ = 3;
+  reboot();
+  Volume p = create("p");
+  std::string dir = root_ + "/volumes/live/p";
+  auto layers = [&] {
+    auto names = fs::list_dir(dir + "/layers");
+    return names.ok() ? names->size() : 0;
+  };
+  auto base = [&] {
+    auto text = fs::read_file(dir + "/base");
+    return text.ok() ? *text : std::string();
+  };
+  auto cycle = [&](int i) {
+    write(p.path + "/f" + std::to_string(i), std::to_string(i));
+    if (i == 3) {
+      ASSERT_EQ(::unlink((p.path + "/f0").c_str()), 0);
+    }
+    create("c" + std::to_string(i), cow("p"));
+  };
+  for (int i = 0; i < 3; ++i) cycle(i);
+  EXPECT_EQ(base(), "");  // three layers: at the limit, not over it
+  EXPECT_EQ(stack_depth("p"), 3u);
+  // A fourth would be one too many: layers 0-2 become layer 3, the upper is frozen above it.
+  cycle(3);
+  EXPECT_EQ(base(), "3");
+  EXPECT_EQ(layers(), 5u);
+  EXPECT_EQ(stack_depth("p"), 2u);
+  EXPECT_EQ(stack_depth("c3"), 2u);
+  for (int i = 0; i < 5; ++i) create("quiet" + std::to_string(i), cow("p"));
+  EXPECT_EQ(layers(), 5u) << "a quiescent parent is shared, not copied again";
+  EXPECT_EQ(base(), "3");
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_TRUE(
+        fs::list_dir(root_ + "/volumes/live/quiet" + std::to_string(i) + "/upper")->empty());
+    EXPECT_EQ(stack_depth("quiet" + std::to_string(i)), 2u);
+  }
+  cycle(4);  // a freeze: three layers again
+  EXPECT_EQ(base(), "3");
+  EXPECT_EQ(stack_depth("p"), 3u);
+  cycle(5);  // over again: layers 3-5 become 6 (3 kept as the base before it)
+  EXPECT_EQ(base(), "6 3");
+  EXPECT_EQ(stack_depth("p"), 2u);
+  auto check = [&] {
+    for (int i = 0; i <= 5; ++i) {
+      std::string path = store_->get("c" + std::to_string(i))->path;
+      for (int j = 0; j <= 6; ++j)
+        EXPECT_EQ(fs::exists(path + "/f" + std::to_string(j)), j <= i && !(j == 0 && i >= 3))
+            << "c" << i << " f" << j;
+    }
+    EXPECT_EQ(read(store_->get("c2")->path + "/f0"), "0");
+    EXPECT_EQ(read(store_->get("quiet4")->path + "/f3"), "3");
+    EXPECT_FALSE(fs::exists(store_->get("quiet4")->path + "/f0"));
+    EXPECT_FALSE(fs::exists(p.path + "/f0"));
+    EXPECT_EQ(read(p.path + "/f5"), "5");
+  };
+  check();
+  reboot();
+  check();
+  // A second flatten cut off after writing its base, before moving its copy into place: the
+  // base before it holds, and no later layer takes the cut-off one's number.
+  store_.reset();
+  ASSERT_TRUE(fs::write_file(dir + "/base", "50 6").ok());
+  ASSERT_TRUE(fs::make_dirs(dir + "/flat/half").ok());
+  reboot();
+  check();
+  EXPECT_FALSE(fs::exists(dir + "/flat"));
+  EXPECT_EQ(stack_depth("p"), 2u);
+  cycle(6);
+  EXPECT_TRUE(fs::exists(dir + "/layers/51"));
+  check();
+  // The older layers stay for the children that share them; they go with the volume.
+  for (int i = 0; i <= 6; ++i) ASSERT_TRUE(store_->destroy("c" + std::to_string(i)).ok());
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(store_->destroy("quiet" + std::to_string(i)).ok());
+  ASSERT_TRUE(store_->destroy("p").ok());
+}
+
+// A flatten cut off anywhere leaves the volume as it was: a base written before its layer
+// was moved into place does not count (and no later layer takes its number), and what the
+// flatten had copied is cleared.
+TEST_P(OverlayStoreTest, AnInterruptedFlattenLeavesTheVolumeAsItWas) {
+  Volume p = create("p");
+  write(p.path + "/a", "a");
+  create("c", cow("p"));
+  write(p.path + "/b", "b");
+  ASSERT_EQ(::unlink((p.path + "/a").c_str()), 0);
+  store_.reset();
+  std::string dir = root_ + "/volumes/live/p";
+  ASSERT_TRUE(fs::write_file(dir + "/base", "7").ok());
+  ASSERT_TRUE(fs::make_dirs(dir + "/flat/half-copied").ok());
+  reboot();
+  EXPECT_FALSE(fs::exists(p.path + "/a"));
+  EXPECT_EQ(read(p.path + "/b"), "b");
+  EXPECT_EQ(read(store_->get("c")->path + "/a"), "a");
+  EXPECT_FALSE(fs::exists(dir + "/flat"));
+  create("c2", cow("p"));
+  EXPECT_TRUE(fs::exists(dir + "/layers/8")) << "the next layer goes above the cut-off base";
+  EXPECT_EQ(read(store_->get("c2")->path + "/b"), "b");
+  EXPECT_FALSE(fs::exists(store_->get("c2")->path + "/a"));
+}
+
+// A base file that is not one or two layer numbers: which layers make the volume cannot be
+// told, so it is removed whole at start rather than served wrong.
+TEST_P(OverlayStoreTest, ABrokenBaseFileGetsTheVolumeRemoved) {
+  const std::vector<std::string> broken = {"", "x", "1 2 3", "07", "-1", "1x", "99999999"};
+  for (size_t i = 0; i < broken.size(); ++i) {
+    std::string h = "v" + std::to_string(i);
+    Volume v = create(h);
+    write(v.path + "/f", "x");
+    create(h + "-child", cow(h));
+    ASSERT_TRUE(store_->destroy(h + "-child").ok());
+  }
+  store_.reset();
+  for (size_t i = 0; i < broken.size(); ++i)
+    ASSERT_TRUE(
+        fs::write_file(root_ + "/volumes/live/v" + std::to_string(i) + "/base", broken[i]).ok());
+  reboot();
+  for (size_t i = 0; i < broken.size(); ++i)
+    EXPECT_FALSE(store_->get("v" + std::to_string(i)).ok()) << "base \"" << broken[i] << "\"";
+}
+
 // A kernel before 6.8 takes an overlay's layers only in one page of mount options, about 50
-// of a store's paths: past that a copy is a copy of the files, well before max_layers.
+// of a store's paths: past that a stack is flattened, well before max_layers.
 TEST_P(StoreTest, StacksStopWhereTheKernelsOptionPageEnds) {
   legacy_mounts_ = true;
   reboot();
@@ -454,6 +613,28 @@ TEST_P(StoreTest, UnprivilegedVolumesShowContainerRootAsTheMappedHostId) {
   ASSERT_GE(out.size(), 512u);
   // ustar uid field: octal at offset 108.
   EXPECT_EQ(std::stoul(out.substr(108, 7), nullptr, 8), 1000u);
+}
+
+// File capabilities (an image's ping) survive a change of privilege, which without idmapped
+// mounts chowns every file (and a chown removes them).
+TEST_P(StoreTest, CapabilitiesSurviveAChangeOfPrivilege) {
+  Volume v = create("caps", {}, /*privileged=*/true);
+  write(v.path + "/ping", "ELF");
+  std::string cap(20, '\0');
+  uint32_t words[5] = {0x02000001, 1u << 13, 0, 0, 0};  // revision 2, cap_net_raw
+  std::memcpy(cap.data(), words, sizeof(words));
+  ASSERT_EQ(
+      ::setxattr((v.path + "/ping").c_str(), "security.capability", cap.data(), cap.size(), 0), 0);
+  for (bool privileged : {false, true}) {
+    ASSERT_TRUE(store_->set_privileged("caps", privileged).ok());
+    char value[64];
+    ssize_t n = ::getxattr((v.path + "/ping").c_str(), "security.capability", value, sizeof(value));
+    // Through an idmapped mount the kernel shows it as revision 3, with the root it maps.
+    ASSERT_TRUE(n == 20 || n == 24) << "privileged " << privileged << ": " << std::strerror(errno);
+    uint32_t permitted;
+    std::memcpy(&permitted, value + 4, sizeof(permitted));
+    EXPECT_EQ(permitted, 1u << 13);
+  }
 }
 
 TEST_P(StoreTest, RestartRemovesUnfinishedVolumesAndKeepsLiveOnes) {

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
+#include <optional>
+#include <sstream>
 
 #include "baggageclaim/copy/copy_tree.h"
 #include "baggageclaim/driver.h"
@@ -16,14 +18,17 @@ namespace {
 
 // Layout of a volume directory:
 //   upper/          the volume's own writes
-//   layers/<n>/     former uppers, frozen when the volume got a copy-on-write child;
-//                   read-only from then on and shared with the children (higher n = newer)
+//   layers/<n>/     former uppers, frozen when the volume got a copy-on-write child, and
+//                   flattened copies (see flatten); read-only from then on and shared with
+//                   the children (higher n = newer)
+//   base            after a flatten: the layer its stack starts from (and the one before)
 //   work/           overlay's work dir; work.<n>/ are the ones retired by freezes
-//   volume/         the mount: overlay(upper over layers/* over inherited layers), or a bind
-//                   of upper/ while there are no layers
+//   volume/         the mount: overlay(upper over its layers from the base up, over the
+//                   inherited layers unless it has a base), or a bind of upper/ while there
+//                   are no layers
 //
 // A child's lower layers are its parent's layers plus the parent's own inherited ones, so a
-// copy-on-write copies nothing at any depth, and since the stack is written in meta.json
+// copy-on-write copies nothing below max_layers, and since the stack is written in meta.json
 // and the layer directories, it is mounted again after a reboot (Concourse copied the
 // parent's upper into the child because its chains broke, #4964, baggageclaim#44).
 class OverlayDriver : public Driver {
@@ -39,29 +44,42 @@ class OverlayDriver : public Driver {
   Status create_cow(VolumeRecord& parent, VolumeRecord& child) override {
     auto empty = upper_is_empty(parent);
     if (!empty.ok()) return std::move(empty).error().wrap("copy-on-write");
-    auto own = own_layers(parent.dir);
-    if (!own.ok()) return std::move(own).error().wrap("copy-on-write");
+    auto stack = stack_of(parent);
+    if (!stack.ok()) return std::move(stack).error().wrap("copy-on-write");
     // Sharing would stack the child (and, after a freeze, the parent) one layer deeper.
-    size_t depth = own->size() + parent.inherited_layers.size() + (*empty ? 0 : 1);
+    size_t depth = stack->own.size() + stack->inherited.size() + (*empty ? 0 : 1);
     auto fits =
-        depth > c_.max_layers ? Result<bool>(false) : stacks_fit(parent, child, *own, *empty);
+        depth > c_.max_layers ? Result<bool>(false) : stacks_fit(parent, child, *stack, *empty);
     if (!fits.ok()) return std::move(fits).error().wrap("copy-on-write");
     if (!*fits) {
-      TARMAC_RETURN_IF_ERROR(copy_parent(parent, child, *empty),
-                             "copy-on-write of " + parent.volume.handle);
-      return ok_status();
+      // With one layer allowed, the upper goes into the flat copy too.
+      if (!*empty && c_.max_layers < 2) {
+        TARMAC_RETURN_IF_ERROR(freeze(parent, stack->next),
+                               "copy-on-write: freeze " + parent.volume.handle);
+        *empty = true;
+        stack = stack_of(parent);
+        if (!stack.ok()) return std::move(stack).error().wrap("copy-on-write");
+      }
+      TARMAC_RETURN_IF_ERROR(flatten(parent, child, *stack),
+                             "copy-on-write: flatten " + parent.volume.handle);
+      stack = stack_of(parent);
+      if (!stack.ok()) return std::move(stack).error().wrap("copy-on-write");
+      // Off the old layers now (a freeze below remounts it anyway).
+      if (*empty)
+        TARMAC_RETURN_IF_ERROR(remount(parent), "copy-on-write: remount " + parent.volume.handle);
     }
     // The parent's writes so far become a layer both share; the parent writes on above it.
     if (!*empty) {
-      TARMAC_RETURN_IF_ERROR(freeze(parent), "copy-on-write: freeze " + parent.volume.handle);
-      own = own_layers(parent.dir);
-      if (!own.ok()) return std::move(own).error().wrap("copy-on-write");
+      TARMAC_RETURN_IF_ERROR(freeze(parent, stack->next),
+                             "copy-on-write: freeze " + parent.volume.handle);
+      stack = stack_of(parent);
+      if (!stack.ok()) return std::move(stack).error().wrap("copy-on-write");
     }
     child.inherited_layers.clear();
-    for (int n : *own)
+    for (int n : stack->own)
       child.inherited_layers.push_back(parent.volume.handle + "/" + std::to_string(n));
-    child.inherited_layers.insert(child.inherited_layers.end(), parent.inherited_layers.begin(),
-                                  parent.inherited_layers.end());
+    child.inherited_layers.insert(child.inherited_layers.end(), stack->inherited.begin(),
+                                  stack->inherited.end());
     // The child's root directory looks like the parent's: the overlay takes it from the upper.
     auto lowers = lower_dirs(child, false);
     if (!lowers.ok()) return std::move(lowers).error().wrap("copy-on-write");
@@ -71,14 +89,18 @@ class OverlayDriver : public Driver {
   Status mount(const VolumeRecord& record) override {
     const std::string& dir = record.dir;
     std::string target = dir + "/volume";
-    // A freeze interrupted between moving upper/ to layers/ and making a new one.
+    // A freeze or flatten interrupted between moving upper/ away and making a new one.
     if (!fs::exists(dir + "/upper")) {
-      auto own = own_layers(dir);
-      if (!own.ok()) return std::move(own).error().wrap("mount volume");
-      if (own->empty()) return Error("mount volume: " + dir + " has neither upper nor layers");
-      TARMAC_RETURN_IF_ERROR(new_upper(dir, dir + "/layers/" + std::to_string(own->front())),
+      auto stack = stack_of(record);
+      if (!stack.ok()) return std::move(stack).error().wrap("mount volume");
+      if (stack->own.empty())
+        return Error("mount volume: " + dir + " has neither upper nor layers");
+      TARMAC_RETURN_IF_ERROR(new_upper(dir, dir + "/layers/" + std::to_string(stack->own.front())),
                              "mount volume");
     }
+    // What an interrupted flatten had copied.
+    if (fs::exists(dir + "/flat"))
+      TARMAC_RETURN_IF_ERROR(fs::remove_all(dir + "/flat"), "mount volume");
     TARMAC_RETURN_IF_ERROR(fs::make_dirs(target), "mount volume");
     auto mounted = is_mount_point(target);
     if (!mounted.ok()) return std::move(mounted).error().wrap("mount volume");
@@ -127,28 +149,70 @@ class OverlayDriver : public Driver {
     return c_.idmapped_root + path.substr(c_.root.size());
   }
 
-  static Result<std::vector<int>> own_layers(const std::string& dir) {
-    std::vector<int> layers;
-    if (!fs::exists(dir + "/layers")) return layers;
-    auto names = fs::list_dir(dir + "/layers");
-    if (!names.ok()) return std::move(names).error();
-    for (const auto& name : *names) {
-      char* end = nullptr;
-      long n = std::strtol(name.c_str(), &end, 10);
-      if (name.empty() || *end != '\0' || n < 0)
-        return Error(dir + "/layers/" + name + ": not a layer number");
-      layers.push_back(static_cast<int>(n));
+  // What lies below a volume's upper: its own layers (highest first) and the ones it
+  // inherited; after a flatten, its own from the base up and nothing inherited. `next` is the
+  // number for its next layer, above any layer and any base it ever named.
+  struct Stack {
+    std::vector<int> own;
+    std::vector<std::string> inherited;
+    std::optional<int> base;
+    int next = 0;
+  };
+
+  static Result<Stack> stack_of(const VolumeRecord& record) {
+    const std::string& dir = record.dir;
+    Stack stack;
+    std::vector<int> all;
+    if (fs::exists(dir + "/layers")) {
+      auto names = fs::list_dir(dir + "/layers");
+      if (!names.ok()) return std::move(names).error();
+      for (const auto& name : *names) {
+        auto n = layer_number(name);
+        if (!n) return Error(dir + "/layers/" + name + ": not a layer number");
+        all.push_back(*n);
+      }
     }
-    std::sort(layers.rbegin(), layers.rend());
-    return layers;
+    std::sort(all.rbegin(), all.rend());
+    stack.next = all.empty() ? 0 : all.front() + 1;
+    // "base": the newest base first, then the one before it. A base whose layer is not there
+    // is a flatten cut off before its copy was moved into place: the one before it holds.
+    if (fs::exists(dir + "/base")) {
+      auto text = fs::read_file(dir + "/base");
+      if (!text.ok()) return std::move(text).error();
+      std::istringstream words(*text);
+      std::string word;
+      int count = 0;
+      while (words >> word) {
+        auto n = layer_number(word);
+        if (!n || ++count > 2)
+          return Error(dir + "/base: expected one or two layer numbers, got \"" + *text + "\"");
+        stack.next = std::max(stack.next, *n + 1);
+        if (!stack.base && std::find(all.begin(), all.end(), *n) != all.end()) stack.base = n;
+      }
+      if (count == 0) return Error(dir + "/base: expected one or two layer numbers, got nothing");
+    }
+    for (int n : all)
+      if (!stack.base || n >= *stack.base) stack.own.push_back(n);
+    if (!stack.base) stack.inherited = record.inherited_layers;
+    return stack;
+  }
+
+  // "0", "17": exactly a number's own spelling (a "07" would name a different directory).
+  static std::optional<int> layer_number(const std::string& name) {
+    if (name.empty() || name.size() > 7 ||
+        !std::all_of(name.begin(), name.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+        (name.size() > 1 && name[0] == '0'))
+      return std::nullopt;
+    return std::stoi(name);
   }
 
   Result<std::vector<std::string>> lower_dirs(const VolumeRecord& record, bool mapped) const {
-    auto own = own_layers(record.dir);
-    if (!own.ok()) return std::move(own).error();
+    auto stack = stack_of(record);
+    if (!stack.ok()) return std::move(stack).error();
     std::vector<std::string> lowers;
-    for (int n : *own) lowers.push_back(view(record.dir + "/layers/" + std::to_string(n), mapped));
-    for (const auto& ref : record.inherited_layers) {
+    for (int n : stack->own)
+      lowers.push_back(view(record.dir + "/layers/" + std::to_string(n), mapped));
+    for (const auto& ref : stack->inherited) {
       auto slash = ref.find('/');
       if (slash == std::string::npos) return Error("inherited layer \"" + ref + "\": malformed");
       std::string path = c_.live_dir(ref.substr(0, slash)) + "/layers/" + ref.substr(slash + 1);
@@ -190,42 +254,64 @@ class OverlayDriver : public Driver {
     return ok_status();
   }
 
-  // A child of a parent whose stack is as deep as allowed (or as this kernel can mount, see
-  // stacks_fit): a copy of the parent as it is now
-  // (the files as stored, read through a read-only overlay of its upper and layers) becomes
-  // the child's upper. The parent is not frozen, so neither stack grows; the child starts one
-  // of its own. The kernel logs that the parent's upper is in use by the parent's own mount:
-  // this overlay only reads it, as a copy of any mounted volume does.
-  Status copy_parent(const VolumeRecord& parent, VolumeRecord& child, bool upper_empty) {
-    child.inherited_layers.clear();
+  // A parent whose stack is as deep as allowed (or as this kernel can mount, see stacks_fit)
+  // has the layers below its upper made one: a copy of them (the files as stored, read through
+  // a read-only overlay, whiteouts applied) becomes its layer <n>, which "base" names as where
+  // its stack now starts. Its upper stays as it is, over the copy, showing what it showed over
+  // the old layers, and becomes a layer above the copy at the freeze that follows if it holds
+  // anything. Only the copy costs what the volume holds; the children after it share it like
+  // any layer. Its older layers stay for the children that share them.
+  //
+  // A crash at any point leaves the same view: "base" names the new layer before the copy is
+  // moved into place (with the base before it), and a base counts only once its layer exists.
+  Status flatten(const VolumeRecord& parent, const VolumeRecord& child, const Stack& stack) {
+    const std::string& dir = parent.dir;
     auto lowers = lower_dirs(parent, false);
     if (!lowers.ok()) return std::move(lowers).error();
-    std::vector<std::string> stack;
-    if (!upper_empty || lowers->empty()) stack.push_back(parent.dir + "/upper");
-    stack.insert(stack.end(), lowers->begin(), lowers->end());
-    std::string upper = child.dir + "/upper";
-    if (::mkdir(upper.c_str(), 0700) != 0) return sys_error("mkdir " + upper);
+    // A stack of one is not deeper than any limit (max_layers >= 1).
+    if (lowers->size() < 2) return Error("flatten: " + dir + " has fewer than two layers");
+    std::string flat = dir + "/flat";
+    if (fs::exists(flat)) TARMAC_RETURN_IF_ERROR(fs::remove_all(flat), "clear " + flat);
+    if (::mkdir(flat.c_str(), 0700) != 0) return sys_error("mkdir " + flat);
+    // The view is mounted in the child's directory, which a crash removes with the child.
     std::string merged = child.dir + "/merged";
     if (::mkdir(merged.c_str(), 0700) != 0) return sys_error("mkdir " + merged);
-    // Two or more: a copy is made only of a parent with layers or more than max_layers (>= 1).
-    TARMAC_RETURN_IF_ERROR(overlay_mount(stack, "", "", merged, false, c_.legacy_mounts),
-                           "read the parent");
-    Status copied = copy_tree(merged, upper);
-    Status unmounted = unmount(merged);
-    if (!copied.ok()) return copied;
-    if (!unmounted.ok()) return unmounted;
-    if (::rmdir(merged.c_str()) != 0) return sys_error("rmdir " + merged);
+    Status copied = overlay_mount(*lowers, "", "", merged, false, c_.legacy_mounts);
+    if (copied.ok()) {
+      copied = copy_tree(merged, flat);
+      Status unmounted = unmount(merged);
+      if (copied.ok()) copied = unmounted;
+      if (copied.ok() && ::rmdir(merged.c_str()) != 0) copied = sys_error("rmdir " + merged);
+    } else {
+      copied = copied.error().wrap("read the layers");
+    }
+    if (!copied.ok()) {
+      (void)fs::remove_all(flat);  // its space back now, not at the next mount
+      return copied;
+    }
+    std::string n = std::to_string(stack.next);
+    std::string base = stack.base ? n + " " + std::to_string(*stack.base) : n;
+    TARMAC_RETURN_IF_ERROR(fs::write_file_atomic(dir + "/base", base, 0600, /*durable=*/false),
+                           "write " + dir + "/base");
+    TARMAC_RETURN_IF_ERROR(fs::make_dirs(dir + "/layers"), "layers dir");
+    if (::rename(flat.c_str(), (dir + "/layers/" + n).c_str()) != 0)
+      return sys_error("move " + flat + " to layers/" + n);
     return ok_status();
+  }
+
+  // Mounts the volume again as it is on disk now.
+  Status remount(const VolumeRecord& record) {
+    TARMAC_RETURN_IF_ERROR(unmount(record.dir + "/volume"), "detach");
+    return mount(record);
   }
 
   // Whether sharing can be mounted on this kernel: the child's stack (the parent's layers,
   // after a freeze the parent's upper too) and the parent's own again after the freeze. With
   // lowerdir+ always; without it (kernels before 6.8) only what fits in a page of options.
-  Result<bool> stacks_fit(const VolumeRecord& parent, const VolumeRecord& child,
-                          const std::vector<int>& own, bool upper_empty) const {
+  Result<bool> stacks_fit(const VolumeRecord& parent, const VolumeRecord& child, const Stack& stack,
+                          bool upper_empty) const {
     if (!overlay_stacks_limited(c_.legacy_mounts)) return true;  // the common case: no paths
-    std::string next_layer =
-        parent.dir + "/layers/" + std::to_string(own.empty() ? 0 : own.front() + 1);
+    std::string next_layer = parent.dir + "/layers/" + std::to_string(stack.next);
     for (const VolumeRecord* r : {&child, &parent}) {
       bool mapped = !r->volume.privileged && c_.idmap();
       auto lowers = lower_dirs(parent, mapped);
@@ -240,23 +326,28 @@ class OverlayDriver : public Driver {
     return true;
   }
 
-  Status freeze(VolumeRecord& parent) {
+  Status freeze(const VolumeRecord& parent, int next) {
     const std::string& dir = parent.dir;
-    auto own = own_layers(dir);
-    if (!own.ok()) return std::move(own).error();
-    std::string n = std::to_string(own->empty() ? 0 : own->front() + 1);
+    std::string n = std::to_string(next);
     TARMAC_RETURN_IF_ERROR(unmount(dir + "/volume"), "detach");
-    TARMAC_RETURN_IF_ERROR(fs::make_dirs(dir + "/layers"), "layers dir");
-    // Mounts of the old overlay may still be held (lazily detached) and keep using its work
-    // dir: retire it rather than reuse it.
-    if (fs::exists(dir + "/work") &&
-        ::rename((dir + "/work").c_str(), (dir + "/work." + n).c_str()) != 0)
-      return sys_error("retire " + dir + "/work");
-    if (::rename((dir + "/upper").c_str(), (dir + "/layers/" + n).c_str()) != 0)
-      return sys_error("move " + dir + "/upper to layers/" + n);
-    TARMAC_RETURN_IF_ERROR(new_upper(dir, dir + "/layers/" + n), "freeze");
-    TARMAC_RETURN_IF_ERROR(mount(parent), "remount");
-    return ok_status();
+    auto steps = [&]() -> Status {
+      TARMAC_RETURN_IF_ERROR(fs::make_dirs(dir + "/layers"), "layers dir");
+      // Mounts of the old overlay may still be held (lazily detached) and keep using its
+      // work dir: retire it rather than reuse it.
+      if (fs::exists(dir + "/work") &&
+          ::rename((dir + "/work").c_str(), (dir + "/work." + n).c_str()) != 0)
+        return sys_error("retire " + dir + "/work");
+      if (::rename((dir + "/upper").c_str(), (dir + "/layers/" + n).c_str()) != 0)
+        return sys_error("move " + dir + "/upper to layers/" + n);
+      TARMAC_RETURN_IF_ERROR(new_upper(dir, dir + "/layers/" + n), "freeze");
+      return ok_status();
+    };
+    Status done = steps();
+    // Mounted again whatever happened: as frozen, or as it was (mount() finishes a freeze cut
+    // off between moving the upper and making a new one).
+    Status mounted = mount(parent);
+    if (!done.ok()) return done;
+    return mounted.ok() ? ok_status() : mounted.error().wrap("remount");
   }
 
   DriverContext c_;
