@@ -2,8 +2,10 @@
 
 #include <cstdint>
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "baggageclaim/idmap.h"
 #include "baggageclaim/record.h"
@@ -60,6 +62,13 @@ class Driver {
   virtual bool copies_on_cow() const = 0;
   // Where streams write the mounted volume.
   virtual StreamTarget stream_target(const VolumeRecord& record) const = 0;
+  // Directories of `record`'s storage that neither it nor any volume naming them in
+  // `inherited` (every live volume's inherited_layers) uses any more, for the store to
+  // remove. The caller holds the volume exclusively.
+  virtual Result<std::vector<std::string>> unused_storage(
+      const VolumeRecord& record, const std::set<std::string>& inherited) const {
+    return std::vector<std::string>{};
+  }
 };
 
 // mkdir of a new volume's root directory, owned by container root as the volume stores ids.

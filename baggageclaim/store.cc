@@ -308,6 +308,7 @@ Result<Volume> Store::create(const CreateSpec& spec) {
   if (cow) {
     std::unique_lock parent_io(parent->io_mu);
     laid_out = driver_->create_cow(parent->record, record);
+    if (laid_out.ok()) prune(*parent);
   } else {
     laid_out = driver_->create_empty(record);
   }
@@ -449,7 +450,36 @@ Status Store::destroy(const std::string& handle) {
     entry = it->second;
     entry->state = Entry::State::kDestroying;
   }
-  return destroy_entry(handle, entry);
+  TARMAC_TRY(destroy_entry(handle, entry));
+  // The parent may hold layers only this volume still shared.
+  if (auto parent = live_entry(entry->record.volume.parent); parent.ok()) {
+    std::unique_lock io((*parent)->io_mu);
+    prune(**parent);
+  }
+  return ok_status();
+}
+
+void Store::prune(const Entry& entry) {
+  const std::string& handle = entry.record.volume.handle;
+  std::set<std::string> inherited;
+  {
+    // Every volume's but those being created of other parents: their copy-on-write may be
+    // writing theirs now (under their parent's io_mu), and they share what their live parents
+    // do. This volume's own new children got theirs under the io_mu the caller holds.
+    std::lock_guard lock(mu_);
+    for (const auto& [h, e] : entries_)
+      if (e->state != Entry::State::kCreating || e->record.volume.parent == handle)
+        inherited.insert(e->record.inherited_layers.begin(), e->record.inherited_layers.end());
+  }
+  auto unused = driver_->unused_storage(entry.record, inherited);
+  if (!unused.ok()) {
+    spdlog::warn("volume store: unused storage of {}: {}", entry.record.volume.handle,
+                 unused.error().what());
+    return;
+  }
+  for (const auto& path : *unused)
+    if (Status s = remover_.take(path, context_.root + "/dead", handle + ".layer"); !s.ok())
+      spdlog::warn("volume store: remove unused {}: {}", path, s.error().what());
 }
 
 Status Store::destroy_entry(const std::string& handle, const std::shared_ptr<Entry>& entry) {

@@ -30,7 +30,7 @@ struct StoreOptions {
   std::string boot_id;
   // The most lower layers an overlay volume stacks (the kernel allows 500, and every lookup
   // that misses walks them all). A parent whose copy-on-write child would need more is first
-  // flattened into one layer of its own (a copy of its files), which the child shares.
+  // flattened: the layers below its upper are copied into one, which the child shares.
   int max_layers = 128;
   // Test seam: mount overlays through mount(2)'s option string, as on a kernel before 6.8
   // (no lowerdir+), where a stack is limited to what fits in a page of options.
@@ -102,6 +102,9 @@ class Store {
   Status import(const VolumeRecord& record, const Strategy& strategy);
   Status shift_for_privilege(const VolumeRecord& record, bool to_privileged);
   Status destroy_entry(const std::string& handle, const std::shared_ptr<Entry>& entry);
+  // Hands what `entry`'s storage no longer uses (see Driver::unused_storage) to the remover;
+  // the caller holds its io_mu. Failures are logged: the storage stays, the volume is whole.
+  void prune(const Entry& entry);
 
   StoreOptions options_;
   DriverContext context_;

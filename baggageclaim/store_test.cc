@@ -163,7 +163,6 @@ class StoreTest : public ::testing::TestWithParam<Mode> {
     return false;
   }
 
-  // The lower layers `handle`'s overlay stacks: its own frozen ones and those it inherited.
   // The lower layers of the volume's mount, as the kernel shows them (0 for a bind mount).
   size_t stack_depth(const std::string& handle) {
     std::string target = root_ + "/volumes/live/" + handle + "/volume";
@@ -438,9 +437,27 @@ TEST_P(OverlayStoreTest, AParentAtTheLimitIsFlattenedOnceNotCopiedPerChild) {
   cycle(6);
   EXPECT_TRUE(fs::exists(dir + "/layers/51"));
   check();
-  // The older layers stay for the children that share them; they go with the volume.
-  for (int i = 0; i <= 6; ++i) ASSERT_TRUE(store_->destroy("c" + std::to_string(i)).ok());
+  // The layers under the base stay while a child shares them, and go with the last one.
+  auto has_layer = [&](int n) { return fs::exists(dir + "/layers/" + std::to_string(n)); };
+  ASSERT_TRUE(store_->destroy("c0").ok());
+  ASSERT_TRUE(store_->destroy("c1").ok());
+  store_->finish_removals();
+  EXPECT_TRUE(has_layer(0) && has_layer(1) && has_layer(2)) << "c2 shares them";
+  ASSERT_TRUE(store_->destroy("c2").ok());
+  store_->finish_removals();
+  EXPECT_FALSE(has_layer(0) || has_layer(1) || has_layer(2));
+  EXPECT_TRUE(has_layer(3) && has_layer(4) && has_layer(5)) << "c3 to c5 share them";
+  for (int i = 3; i <= 5; ++i) ASSERT_TRUE(store_->destroy("c" + std::to_string(i)).ok());
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(store_->destroy("quiet" + std::to_string(i)).ok());
+  store_->finish_removals();
+  EXPECT_FALSE(has_layer(3) || has_layer(4) || has_layer(5));
+  EXPECT_EQ(read(store_->get("c6")->path + "/f6"), "6");
+  EXPECT_FALSE(fs::exists(store_->get("c6")->path + "/f0"));
+  EXPECT_EQ(read(p.path + "/f6"), "6");
+  reboot();
+  EXPECT_EQ(read(store_->get("c6")->path + "/f3"), "3");
+  EXPECT_EQ(read(p.path + "/f5"), "5");
+  ASSERT_TRUE(store_->destroy("c6").ok());
   ASSERT_TRUE(store_->destroy("p").ok());
 }
 

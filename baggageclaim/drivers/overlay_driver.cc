@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <optional>
+#include <set>
 #include <sstream>
 
 #include "baggageclaim/copy/copy_tree.h"
@@ -132,6 +133,19 @@ class OverlayDriver : public Driver {
 
   bool copies_on_cow() const override { return false; }
 
+  // The layers under a flatten's base that no child shares any more. The volume's own mount
+  // left them at the flatten (remounted on its new stack).
+  Result<std::vector<std::string>> unused_storage(
+      const VolumeRecord& record, const std::set<std::string>& inherited) const override {
+    auto stack = stack_of(record);
+    if (!stack.ok()) return std::move(stack).error();
+    std::vector<std::string> unused;
+    for (int n : stack->below)
+      if (!inherited.count(record.volume.handle + "/" + std::to_string(n)))
+        unused.push_back(record.dir + "/layers/" + std::to_string(n));
+    return unused;
+  }
+
   StreamTarget stream_target(const VolumeRecord& record) const override {
     StreamTarget t;
     t.dir = record.dir + "/volume";
@@ -157,6 +171,7 @@ class OverlayDriver : public Driver {
     std::vector<std::string> inherited;
     std::optional<int> base;
     int next = 0;
+    std::vector<int> below;  // own layers under the base: only children may still use them
   };
 
   static Result<Stack> stack_of(const VolumeRecord& record) {
@@ -191,8 +206,7 @@ class OverlayDriver : public Driver {
       }
       if (count == 0) return Error(dir + "/base: expected one or two layer numbers, got nothing");
     }
-    for (int n : all)
-      if (!stack.base || n >= *stack.base) stack.own.push_back(n);
+    for (int n : all) (!stack.base || n >= *stack.base ? stack.own : stack.below).push_back(n);
     if (!stack.base) stack.inherited = record.inherited_layers;
     return stack;
   }

@@ -146,7 +146,7 @@ TEST_F(FileWritersTest, CapabilitiesAndSetuidSurviveTheChown) {
 // finish() and by every later call, and the files queued behind it are closed unwritten.
 TEST_F(FileWritersTest, AnErrorNamesItsEntryAndStopsTheRest) {
   FileWritersOptions options;
-  options.threads = 2;
+  options.threads = 1;
   auto writers = FileWriters::start(options);
   ASSERT_TRUE(writers.ok());
   auto bad = (*writers)->add(create("bad", O_RDONLY), "dir/bad");
@@ -157,6 +157,12 @@ TEST_F(FileWritersTest, AnErrorNamesItsEntryAndStopsTheRest) {
   if (!closed.ok()) {
     EXPECT_EQ(closed.error().errnum(), EBADF);
   }
+  // Behind it on the one writer, or refused at once if the writer failed already.
+  auto behind = (*writers)->add(create("behind"), "behind");
+  if (behind.ok()) {
+    (void)(*writers)->write(*behind, "y", 0);
+    (void)(*writers)->close(*behind, attributes(1, 0600, 1));
+  }
   Status done = (*writers)->finish();
   ASSERT_FALSE(done.ok());
   EXPECT_NE(done.error().what().find("entry \"dir/bad\""), std::string::npos)
@@ -165,6 +171,22 @@ TEST_F(FileWritersTest, AnErrorNamesItsEntryAndStopsTheRest) {
   auto later = (*writers)->add(create("later"), "later");
   ASSERT_FALSE(later.ok());
   EXPECT_NE(later.error().what().find("dir/bad"), std::string::npos);
+  auto behind_content = fs::read_file(dir_ + "/behind");
+  ASSERT_TRUE(behind_content.ok());
+  EXPECT_EQ(*behind_content, "") << "written after the error";
+}
+
+// The attribute steps fail as the writes do: here the size of a file open for reading.
+TEST_F(FileWritersTest, AnAttributeStepThatFailsNamesItsEntry) {
+  auto writers = FileWriters::start({});
+  ASSERT_TRUE(writers.ok());
+  auto file = (*writers)->add(create("sized", O_RDONLY), "dir/sized");
+  ASSERT_TRUE(file.ok());
+  (void)(*writers)->close(*file, attributes(5, 0644, 1));
+  Status done = (*writers)->finish();
+  ASSERT_FALSE(done.ok());
+  EXPECT_NE(done.error().what().find("entry \"dir/sized\": set size"), std::string::npos)
+      << done.error().what();
 }
 
 // A stream refused half-way drops its writers with files handed over but never closed, and
