@@ -2,7 +2,6 @@
 
 #include <cstdint>
 #include <memory>
-#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -62,12 +61,15 @@ class Driver {
   virtual bool copies_on_cow() const = 0;
   // Where streams write the mounted volume.
   virtual StreamTarget stream_target(const VolumeRecord& record) const = 0;
-  // Directories of `record`'s storage that neither it nor any volume naming them in
-  // `inherited` (every live volume's inherited_layers) uses any more, for the store to
-  // remove. The caller holds the volume exclusively.
-  virtual Result<std::vector<std::string>> unused_storage(
-      const VolumeRecord& record, const std::set<std::string>& inherited) const {
-    return std::vector<std::string>{};
+  // Directories of `record`'s storage that it no longer uses itself, each with the name under
+  // which children list it in their inherited_layers: the store removes those no live volume
+  // names. The caller holds the volume exclusively.
+  struct Shared {
+    std::string ref;
+    std::string path;
+  };
+  virtual Result<std::vector<Shared>> only_for_children(const VolumeRecord& record) const {
+    return std::vector<Shared>{};
   }
 };
 

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
+#include <set>
 
 #include "baggageclaim/copy/copy_tree.h"
 #include "baggageclaim/id_shift.h"
@@ -461,25 +462,29 @@ Status Store::destroy(const std::string& handle) {
 
 void Store::prune(const Entry& entry) {
   const std::string& handle = entry.record.volume.handle;
-  std::set<std::string> inherited;
+  auto candidates = driver_->only_for_children(entry.record);
+  if (!candidates.ok()) {
+    spdlog::warn("volume store: storage of {}: {}", handle, candidates.error().what());
+    return;
+  }
+  if (candidates->empty()) return;  // the common case: no volume list is walked
+  std::set<std::string> shared;
   {
     // Every volume's but those being created of other parents: their copy-on-write may be
     // writing theirs now (under their parent's io_mu), and they share what their live parents
     // do. This volume's own new children got theirs under the io_mu the caller holds.
     std::lock_guard lock(mu_);
-    for (const auto& [h, e] : entries_)
-      if (e->state != Entry::State::kCreating || e->record.volume.parent == handle)
-        inherited.insert(e->record.inherited_layers.begin(), e->record.inherited_layers.end());
+    for (const auto& [h, e] : entries_) {
+      if (e->state == Entry::State::kCreating && e->record.volume.parent != handle) continue;
+      for (const auto& ref : e->record.inherited_layers)
+        if (ref.compare(0, handle.size() + 1, handle + "/") == 0) shared.insert(ref);
+    }
   }
-  auto unused = driver_->unused_storage(entry.record, inherited);
-  if (!unused.ok()) {
-    spdlog::warn("volume store: unused storage of {}: {}", entry.record.volume.handle,
-                 unused.error().what());
-    return;
+  for (const auto& c : *candidates) {
+    if (shared.count(c.ref)) continue;
+    if (Status s = remover_.take(c.path, context_.root + "/dead", handle + ".layer"); !s.ok())
+      spdlog::warn("volume store: remove unused {}: {}", c.path, s.error().what());
   }
-  for (const auto& path : *unused)
-    if (Status s = remover_.take(path, context_.root + "/dead", handle + ".layer"); !s.ok())
-      spdlog::warn("volume store: remove unused {}: {}", path, s.error().what());
 }
 
 Status Store::destroy_entry(const std::string& handle, const std::shared_ptr<Entry>& entry) {

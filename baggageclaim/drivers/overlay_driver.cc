@@ -6,7 +6,6 @@
 #include <cerrno>
 #include <cstdlib>
 #include <optional>
-#include <set>
 #include <sstream>
 
 #include "baggageclaim/copy/copy_tree.h"
@@ -133,17 +132,16 @@ class OverlayDriver : public Driver {
 
   bool copies_on_cow() const override { return false; }
 
-  // The layers under a flatten's base that no child shares any more. The volume's own mount
-  // left them at the flatten (remounted on its new stack).
-  Result<std::vector<std::string>> unused_storage(
-      const VolumeRecord& record, const std::set<std::string>& inherited) const override {
+  // The layers under a flatten's base. The volume's own mount left them at the flatten
+  // (remounted on its new stack).
+  Result<std::vector<Shared>> only_for_children(const VolumeRecord& record) const override {
     auto stack = stack_of(record);
     if (!stack.ok()) return std::move(stack).error();
-    std::vector<std::string> unused;
+    std::vector<Shared> below;
     for (int n : stack->below)
-      if (!inherited.count(record.volume.handle + "/" + std::to_string(n)))
-        unused.push_back(record.dir + "/layers/" + std::to_string(n));
-    return unused;
+      below.push_back({record.volume.handle + "/" + std::to_string(n),
+                       record.dir + "/layers/" + std::to_string(n)});
+    return below;
   }
 
   StreamTarget stream_target(const VolumeRecord& record) const override {
