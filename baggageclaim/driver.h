@@ -4,7 +4,6 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <vector>
 
 #include "baggageclaim/idmap.h"
 #include "baggageclaim/record.h"
@@ -61,16 +60,6 @@ class Driver {
   virtual bool copies_on_cow() const = 0;
   // Where streams write the mounted volume.
   virtual StreamTarget stream_target(const VolumeRecord& record) const = 0;
-  // Directories of `record`'s storage that it no longer uses itself, each with the name under
-  // which children list it in their inherited_layers: the store removes those no live volume
-  // names. The caller holds the volume exclusively.
-  struct Shared {
-    std::string ref;
-    std::string path;
-  };
-  virtual Result<std::vector<Shared>> only_for_children(const VolumeRecord& record) const {
-    return std::vector<Shared>{};
-  }
 };
 
 // mkdir of a new volume's root directory, owned by container root as the volume stores ids.

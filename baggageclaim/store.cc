@@ -9,7 +9,6 @@
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
-#include <set>
 
 #include "baggageclaim/copy/copy_tree.h"
 #include "baggageclaim/id_shift.h"
@@ -309,7 +308,6 @@ Result<Volume> Store::create(const CreateSpec& spec) {
   if (cow) {
     std::unique_lock parent_io(parent->io_mu);
     laid_out = driver_->create_cow(parent->record, record);
-    if (laid_out.ok()) prune(*parent);
   } else {
     laid_out = driver_->create_empty(record);
   }
@@ -451,40 +449,7 @@ Status Store::destroy(const std::string& handle) {
     entry = it->second;
     entry->state = Entry::State::kDestroying;
   }
-  TARMAC_TRY(destroy_entry(handle, entry));
-  // The parent may hold layers only this volume still shared.
-  if (auto parent = live_entry(entry->record.volume.parent); parent.ok()) {
-    std::unique_lock io((*parent)->io_mu);
-    prune(**parent);
-  }
-  return ok_status();
-}
-
-void Store::prune(const Entry& entry) {
-  const std::string& handle = entry.record.volume.handle;
-  auto candidates = driver_->only_for_children(entry.record);
-  if (!candidates.ok()) {
-    spdlog::warn("volume store: storage of {}: {}", handle, candidates.error().what());
-    return;
-  }
-  if (candidates->empty()) return;  // the common case: no volume list is walked
-  std::set<std::string> shared;
-  {
-    // Every volume's but those being created of other parents: their copy-on-write may be
-    // writing theirs now (under their parent's io_mu), and they share what their live parents
-    // do. This volume's own new children got theirs under the io_mu the caller holds.
-    std::lock_guard lock(mu_);
-    for (const auto& [h, e] : entries_) {
-      if (e->state == Entry::State::kCreating && e->record.volume.parent != handle) continue;
-      for (const auto& ref : e->record.inherited_layers)
-        if (ref.compare(0, handle.size() + 1, handle + "/") == 0) shared.insert(ref);
-    }
-  }
-  for (const auto& c : *candidates) {
-    if (shared.count(c.ref)) continue;
-    if (Status s = remover_.take(c.path, context_.root + "/dead", handle + ".layer"); !s.ok())
-      spdlog::warn("volume store: remove unused {}: {}", c.path, s.error().what());
-  }
+  return destroy_entry(handle, entry);
 }
 
 Status Store::destroy_entry(const std::string& handle, const std::shared_ptr<Entry>& entry) {

@@ -102,10 +102,6 @@ class Store {
   Status import(const VolumeRecord& record, const Strategy& strategy);
   Status shift_for_privilege(const VolumeRecord& record, bool to_privileged);
   Status destroy_entry(const std::string& handle, const std::shared_ptr<Entry>& entry);
-  // Hands what `entry`'s storage keeps only for children (Driver::only_for_children) and no
-  // volume lists any more to the remover; the caller holds its io_mu. Failures are logged:
-  // the storage stays, the volume is whole.
-  void prune(const Entry& entry);
 
   StoreOptions options_;
   DriverContext context_;

@@ -288,8 +288,9 @@ TEST_P(StoreTest, DeepChainsShareLayersAndSurviveAReboot) {
 }
 
 // A volume written and copied again and again (a cache handed from build to build), and a
-// chain of copies each written: past max_layers a copy is a copy of the files, and every
-// snapshot still shows its parent exactly as it was, deletions included, after a reboot too.
+// chain of copies each written: past max_layers a parent's layers are flattened into one, and
+// every snapshot still shows its parent exactly as it was, deletions included, after a reboot
+// too.
 TEST_P(StoreTest, StacksStopAtMaxLayersAndSnapshotsStayExact) {
   max_layers_ = 3;
   reboot();
@@ -328,7 +329,8 @@ TEST_P(StoreTest, StacksStopAtMaxLayersAndSnapshotsStayExact) {
     check("base", 7, true);
   };
   check_all();
-  // A copied child keeps the ids as stored, and a change of privilege still maps them.
+  // A child of a flattened parent keeps the ids as stored, and a change of privilege still
+  // maps them.
   const uid_t id_base = 100000;
   // (base is as deep as allowed by now, with writes in its upper.)
   ASSERT_EQ(::chown((base.path + "/f7").c_str(), 1000, 1000), 0);
@@ -437,23 +439,15 @@ TEST_P(OverlayStoreTest, AParentAtTheLimitIsFlattenedOnceNotCopiedPerChild) {
   cycle(6);
   EXPECT_TRUE(fs::exists(dir + "/layers/51"));
   check();
-  // The layers under the base stay while a child shares them, and go with the last one.
-  auto has_layer = [&](int n) { return fs::exists(dir + "/layers/" + std::to_string(n)); };
-  ASSERT_TRUE(store_->destroy("c0").ok());
-  ASSERT_TRUE(store_->destroy("c1").ok());
-  store_->finish_removals();
-  EXPECT_TRUE(has_layer(0) && has_layer(1) && has_layer(2)) << "c2 shares them";
-  ASSERT_TRUE(store_->destroy("c2").ok());
-  store_->finish_removals();
-  EXPECT_FALSE(has_layer(0) || has_layer(1) || has_layer(2));
-  EXPECT_TRUE(has_layer(3) && has_layer(4) && has_layer(5)) << "c3 to c5 share them";
-  for (int i = 3; i <= 5; ++i) ASSERT_TRUE(store_->destroy("c" + std::to_string(i)).ok());
+  // The layers under the base stay with the volume (children share them; an old mount of the
+  // volume held by a container may still stack them).
+  for (int i = 0; i <= 5; ++i) ASSERT_TRUE(store_->destroy("c" + std::to_string(i)).ok());
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(store_->destroy("quiet" + std::to_string(i)).ok());
   store_->finish_removals();
-  EXPECT_FALSE(has_layer(3) || has_layer(4) || has_layer(5));
+  for (int n : {0, 1, 2, 3, 4, 5})
+    EXPECT_TRUE(fs::exists(dir + "/layers/" + std::to_string(n))) << n;
   EXPECT_EQ(read(store_->get("c6")->path + "/f6"), "6");
   EXPECT_FALSE(fs::exists(store_->get("c6")->path + "/f0"));
-  EXPECT_EQ(read(p.path + "/f6"), "6");
   reboot();
   EXPECT_EQ(read(store_->get("c6")->path + "/f3"), "3");
   EXPECT_EQ(read(p.path + "/f5"), "5");

@@ -12,6 +12,7 @@
 #include "baggageclaim/driver.h"
 #include "baggageclaim/mounts.h"
 #include "common/fs.h"
+#include "common/uuid.h"
 
 namespace tarmac::baggageclaim {
 namespace {
@@ -22,7 +23,8 @@ namespace {
 //                   flattened copies (see flatten); read-only from then on and shared with
 //                   the children (higher n = newer)
 //   base            after a flatten: the layer its stack starts from (and the one before)
-//   work/           overlay's work dir; work.<n>/ are the ones retired by freezes
+//   work/           overlay's work dir; work.<n>.<uuid>/ are the ones retired by freezes (a
+//                   freeze that failed after retiring one may retire another for the same n)
 //   volume/         the mount: overlay(upper over its layers from the base up, over the
 //                   inherited layers unless it has a base), or a bind of upper/ while there
 //                   are no layers
@@ -62,11 +64,10 @@ class OverlayDriver : public Driver {
       }
       TARMAC_RETURN_IF_ERROR(flatten(parent, child, *stack),
                              "copy-on-write: flatten " + parent.volume.handle);
+      // The parent's mount stays as it is until its next freeze or mount: the old stack
+      // shows what the new one does.
       stack = stack_of(parent);
       if (!stack.ok()) return std::move(stack).error().wrap("copy-on-write");
-      // Off the old layers now (a freeze below remounts it anyway).
-      if (*empty)
-        TARMAC_RETURN_IF_ERROR(remount(parent), "copy-on-write: remount " + parent.volume.handle);
     }
     // The parent's writes so far become a layer both share; the parent writes on above it.
     if (!*empty) {
@@ -89,7 +90,7 @@ class OverlayDriver : public Driver {
   Status mount(const VolumeRecord& record) override {
     const std::string& dir = record.dir;
     std::string target = dir + "/volume";
-    // A freeze or flatten interrupted between moving upper/ away and making a new one.
+    // A freeze interrupted between moving upper/ to layers/ and making a new one.
     if (!fs::exists(dir + "/upper")) {
       auto stack = stack_of(record);
       if (!stack.ok()) return std::move(stack).error().wrap("mount volume");
@@ -132,18 +133,6 @@ class OverlayDriver : public Driver {
 
   bool copies_on_cow() const override { return false; }
 
-  // The layers under a flatten's base. The volume's own mount left them at the flatten
-  // (remounted on its new stack).
-  Result<std::vector<Shared>> only_for_children(const VolumeRecord& record) const override {
-    auto stack = stack_of(record);
-    if (!stack.ok()) return std::move(stack).error();
-    std::vector<Shared> below;
-    for (int n : stack->below)
-      below.push_back({record.volume.handle + "/" + std::to_string(n),
-                       record.dir + "/layers/" + std::to_string(n)});
-    return below;
-  }
-
   StreamTarget stream_target(const VolumeRecord& record) const override {
     StreamTarget t;
     t.dir = record.dir + "/volume";
@@ -169,7 +158,6 @@ class OverlayDriver : public Driver {
     std::vector<std::string> inherited;
     std::optional<int> base;
     int next = 0;
-    std::vector<int> below;  // own layers under the base: only children may still use them
   };
 
   static Result<Stack> stack_of(const VolumeRecord& record) {
@@ -204,7 +192,8 @@ class OverlayDriver : public Driver {
       }
       if (count == 0) return Error(dir + "/base: expected one or two layer numbers, got nothing");
     }
-    for (int n : all) (!stack.base || n >= *stack.base ? stack.own : stack.below).push_back(n);
+    for (int n : all)
+      if (!stack.base || n >= *stack.base) stack.own.push_back(n);
     if (!stack.base) stack.inherited = record.inherited_layers;
     return stack;
   }
@@ -311,12 +300,6 @@ class OverlayDriver : public Driver {
     return ok_status();
   }
 
-  // Mounts the volume again as it is on disk now.
-  Status remount(const VolumeRecord& record) {
-    TARMAC_RETURN_IF_ERROR(unmount(record.dir + "/volume"), "detach");
-    return mount(record);
-  }
-
   // Whether sharing can be mounted on this kernel: the child's stack (the parent's layers,
   // after a freeze the parent's upper too) and the parent's own again after the freeze. With
   // lowerdir+ always; without it (kernels before 6.8) only what fits in a page of options.
@@ -347,7 +330,7 @@ class OverlayDriver : public Driver {
       // Mounts of the old overlay may still be held (lazily detached) and keep using its
       // work dir: retire it rather than reuse it.
       if (fs::exists(dir + "/work") &&
-          ::rename((dir + "/work").c_str(), (dir + "/work." + n).c_str()) != 0)
+          ::rename((dir + "/work").c_str(), (dir + "/work." + n + "." + new_uuid()).c_str()) != 0)
         return sys_error("retire " + dir + "/work");
       if (::rename((dir + "/upper").c_str(), (dir + "/layers/" + n).c_str()) != 0)
         return sys_error("move " + dir + "/upper to layers/" + n);
