@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -22,7 +23,8 @@ struct DriverContext {
   std::string idmapped_root;
   // The most lower layers an overlay stacks (StoreOptions::max_layers).
   size_t max_layers = 128;
-  bool legacy_mounts = false;  // StoreOptions::legacy_overlay_mounts
+  bool legacy_mounts = false;      // StoreOptions::legacy_overlay_mounts
+  std::function<void()> cow_step;  // StoreOptions::cow_step
 
   bool idmap() const { return userns_fd >= 0; }
   // The directory of a live volume.

@@ -111,6 +111,7 @@ Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
   context.ids = options.ids;
   context.max_layers = static_cast<size_t>(options.max_layers);
   context.legacy_mounts = options.legacy_overlay_mounts;
+  context.cow_step = options.cow_step;
   for (const char* phase : {"/init", "/live", "/dead"})
     TARMAC_RETURN_IF_ERROR(fs::make_dirs(context.root + phase, 0711), "open volume store");
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -35,6 +36,9 @@ struct StoreOptions {
   // Test seam: mount overlays through mount(2)'s option string, as on a kernel before 6.8
   // (no lowerdir+), where a stack is limited to what fits in a page of options.
   bool legacy_overlay_mounts = false;
+  // Tests: called before each change a copy-on-write makes to its parent's storage (an
+  // overlay flatten or freeze), to cut it off where a crash could.
+  std::function<void()> cow_step;
 };
 
 // The volume store: volumes in <root>/live/<handle>, created in <root>/init/ and destroyed

@@ -272,13 +272,16 @@ class OverlayDriver : public Driver {
     // A stack of one is not deeper than any limit (max_layers >= 1).
     if (lowers->size() < 2) return Error("flatten: " + dir + " has fewer than two layers");
     std::string flat = dir + "/flat";
+    step();
     if (fs::exists(flat)) TARMAC_RETURN_IF_ERROR(fs::remove_all(flat), "clear " + flat);
     if (::mkdir(flat.c_str(), 0700) != 0) return sys_error("mkdir " + flat);
     // The view is mounted in the child's directory, which a crash removes with the child.
     std::string merged = child.dir + "/merged";
     if (::mkdir(merged.c_str(), 0700) != 0) return sys_error("mkdir " + merged);
+    step();
     Status copied = overlay_mount(*lowers, "", "", merged, false, c_.legacy_mounts);
     if (copied.ok()) {
+      step();
       copied = copy_tree(merged, flat);
       Status unmounted = unmount(merged);
       if (copied.ok()) copied = unmounted;
@@ -292,9 +295,11 @@ class OverlayDriver : public Driver {
     }
     std::string n = std::to_string(stack.next);
     std::string base = stack.base ? n + " " + std::to_string(*stack.base) : n;
+    step();
     TARMAC_RETURN_IF_ERROR(fs::write_file_atomic(dir + "/base", base, 0600, /*durable=*/false),
                            "write " + dir + "/base");
     TARMAC_RETURN_IF_ERROR(fs::make_dirs(dir + "/layers"), "layers dir");
+    step();
     if (::rename(flat.c_str(), (dir + "/layers/" + n).c_str()) != 0)
       return sys_error("move " + flat + " to layers/" + n);
     return ok_status();
@@ -324,25 +329,34 @@ class OverlayDriver : public Driver {
   Status freeze(const VolumeRecord& parent, int next) {
     const std::string& dir = parent.dir;
     std::string n = std::to_string(next);
+    step();
     TARMAC_RETURN_IF_ERROR(unmount(dir + "/volume"), "detach");
     auto steps = [&]() -> Status {
       TARMAC_RETURN_IF_ERROR(fs::make_dirs(dir + "/layers"), "layers dir");
+      step();
       // Mounts of the old overlay may still be held (lazily detached) and keep using its
       // work dir: retire it rather than reuse it.
       if (fs::exists(dir + "/work") &&
           ::rename((dir + "/work").c_str(), (dir + "/work." + n + "." + new_uuid()).c_str()) != 0)
         return sys_error("retire " + dir + "/work");
+      step();
       if (::rename((dir + "/upper").c_str(), (dir + "/layers/" + n).c_str()) != 0)
         return sys_error("move " + dir + "/upper to layers/" + n);
+      step();
       TARMAC_RETURN_IF_ERROR(new_upper(dir, dir + "/layers/" + n), "freeze");
       return ok_status();
     };
     Status done = steps();
+    step();
     // Mounted again whatever happened: as frozen, or as it was (mount() finishes a freeze cut
     // off between moving the upper and making a new one).
     Status mounted = mount(parent);
     if (!done.ok()) return done;
     return mounted.ok() ? ok_status() : mounted.error().wrap("remount");
+  }
+
+  void step() const {
+    if (c_.cow_step) c_.cow_step();
   }
 
   DriverContext c_;
