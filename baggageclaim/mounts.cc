@@ -100,16 +100,13 @@ bool overlay_mountable(const std::vector<std::string>& lowers, const std::string
 Status overlay_mount(const std::vector<std::string>& lowers, const std::string& upper,
                      const std::string& work, const std::string& target, bool volatile_upper,
                      bool legacy) {
-  if (legacy) return overlay_mount_legacy(lowers, upper, work, target, volatile_upper);
+  if (overlay_stacks_limited(legacy))
+    return overlay_mount_legacy(lowers, upper, work, target, volatile_upper);
   UniqueFd fs(::fsopen("overlay", FSOPEN_CLOEXEC));
   if (!fs) return sys_error("mount overlay at " + target + ": fsopen");
-  for (const auto& lower : lowers) {
-    if (::fsconfig(fs.get(), FSCONFIG_SET_STRING, "lowerdir+", lower.c_str(), 0) != 0) {
-      if (errno == EINVAL && &lower == &lowers.front())
-        return overlay_mount_legacy(lowers, upper, work, target, volatile_upper);
+  for (const auto& lower : lowers)
+    if (::fsconfig(fs.get(), FSCONFIG_SET_STRING, "lowerdir+", lower.c_str(), 0) != 0)
       return fs_error("mount overlay at " + target + ": lower layer " + lower, fs.get());
-    }
-  }
   struct Option {
     const char* key;
     const char* value;

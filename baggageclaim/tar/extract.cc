@@ -7,7 +7,6 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <memory>
 #include <set>
@@ -18,7 +17,6 @@
 #include "baggageclaim/tar/file_writers.h"
 #include "baggageclaim/tar/staging.h"
 #include "baggageclaim/tar/tar.h"
-#include "common/fs.h"
 
 namespace tarmac::baggageclaim::tar {
 namespace {
